@@ -1,0 +1,219 @@
+"""Log entries: building them, their canonical bytes, and verifying the chain.
+
+Owns DESIGN.md's entry format: the RFC 8785 bytes of
+``{v, seq, ts, actor, item, type, data, prev, item_prev, sig}`` and the leaf
+hash SHA-256(0x00 ‖ bytes) that is at once the entry's id, the ``prev`` link
+of the next entry and the RFC 6962 leaf at index ``seq``. Pure: the clock
+value and the links are given; storage is ``ledger/store``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hashing import canonical_json, leaf_hash
+
+FORMAT_VERSION = 1
+ZERO_HASH = "0" * 64
+_FIELDS = ("v", "seq", "ts", "actor", "item", "type", "data", "prev", "item_prev", "sig")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One log entry: its fields, canonical bytes and leaf hash (hex)."""
+
+    seq: int
+    ts: str
+    actor: str
+    item: str | None
+    type: str
+    data: dict[str, Any]
+    prev: str
+    item_prev: str | None
+    sig: dict[str, str] | None
+    body: bytes
+    hash: str
+
+    def to_wire(self) -> dict[str, Any]:
+        """The canonical fields plus ``hash``, as the API returns an entry."""
+        return {
+            "v": FORMAT_VERSION,
+            "seq": self.seq,
+            "ts": self.ts,
+            "actor": self.actor,
+            "item": self.item,
+            "type": self.type,
+            "data": self.data,
+            "prev": self.prev,
+            "item_prev": self.item_prev,
+            "sig": self.sig,
+            "hash": self.hash,
+        }
+
+
+def format_ts(now: datetime) -> str:
+    """RFC 3339 UTC with microseconds and ``Z``, as the entry format fixes it.
+
+    Raises:
+        ValueError: a naive datetime (a ledger never guesses the zone).
+    """
+    if now.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_entry(
+    *,
+    seq: int,
+    now: datetime,
+    actor: str,
+    item: str | None,
+    type: str,  # noqa: A002 - the field is called `type` in the entry format
+    data: dict[str, Any],
+    prev: str,
+    item_prev: str | None,
+    sig: dict[str, str] | None = None,
+) -> Entry:
+    """Make the entry at ``seq`` linked to ``prev`` (and ``item_prev``).
+
+    Raises:
+        ValueError: a negative seq, a malformed link, or a float in ``data``.
+    """
+    if seq < 0:
+        raise ValueError("seq must be >= 0")
+    if seq == 0 and prev != ZERO_HASH:
+        raise ValueError("entry 0 links to the zero hash")
+    _check_hex(prev, "prev")
+    if item_prev is not None:
+        _check_hex(item_prev, "item_prev")
+    ts = format_ts(now)
+    fields: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "seq": seq,
+        "ts": ts,
+        "actor": actor,
+        "item": item,
+        "type": type,
+        "data": data,
+        "prev": prev,
+        "item_prev": item_prev,
+        "sig": sig,
+    }
+    body = canonical_json(fields)
+    return Entry(seq, ts, actor, item, type, data, prev, item_prev, sig, body,
+                 leaf_hash(body).hex())
+
+
+def parse_entry(body: bytes) -> Entry:
+    """Read an entry back from its stored canonical bytes.
+
+    Raises:
+        ValueError: not JSON, not canonical, or missing/extra fields.
+    """
+    try:
+        fields = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(fields, dict) or set(fields) != set(_FIELDS):
+        raise ValueError("fields differ from the entry format")
+    if fields["v"] != FORMAT_VERSION:
+        raise ValueError(f"unknown format version {fields['v']!r}")
+    try:
+        canonical = canonical_json(fields)
+    except ValueError as exc:
+        raise ValueError(f"cannot canonicalize: {exc}") from None
+    if canonical != body:
+        raise ValueError("bytes are not the canonical (RFC 8785) form")
+    return Entry(
+        seq=fields["seq"], ts=fields["ts"], actor=fields["actor"], item=fields["item"],
+        type=fields["type"], data=fields["data"], prev=fields["prev"],
+        item_prev=fields["item_prev"], sig=fields["sig"], body=body,
+        hash=leaf_hash(body).hex(),
+    )
+
+
+def _check_hex(value: str, name: str) -> None:
+    if len(value) != 64 or value.strip("0123456789abcdef"):
+        raise ValueError(f"{name} must be 64 lowercase hex digits")
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as a store returns it: the row's columns and the stored bytes."""
+
+    seq: int
+    hash: str
+    body: bytes
+    item: str | None
+    type: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class BadEntry:
+    """The first entry that fails verification, and why."""
+
+    seq: int
+    reason: str
+
+
+@dataclass
+class ChainVerifier:
+    """Verifies entries streamed in ``seq`` order; feed, then read ``first_bad``.
+
+    Checks per entry: sequence continuity, the stored hash equals the leaf
+    hash of the stored bytes, the bytes are canonical and agree with the
+    indexed columns, ``prev`` is the previous entry's hash and ``item_prev``
+    is the previous hash of the same item.
+    """
+
+    size: int = 0
+    head: str = ZERO_HASH
+    first_bad: BadEntry | None = None
+
+    def __post_init__(self) -> None:
+        self._item_heads: dict[str, str] = {}
+
+    def feed(self, rows: Iterable[StoredEntry]) -> bool:
+        """Verify more rows; returns False once something is wrong."""
+        for row in rows:
+            if self.first_bad is not None:
+                return False
+            reason = self._check(row)
+            if reason is not None:
+                self.first_bad = BadEntry(row.seq, reason)
+                return False
+            self.size += 1
+        return self.first_bad is None
+
+    def _check(self, row: StoredEntry) -> str | None:
+        if row.seq != self.size:
+            return f"expected seq {self.size}, found {row.seq} (an entry is missing)"
+        computed = leaf_hash(row.body).hex()
+        if computed != row.hash:
+            return f"stored hash {row.hash[:16]}… differs from the hash of its bytes {computed[:16]}…"
+        try:
+            entry = parse_entry(row.body)
+        except ValueError as exc:
+            return f"stored bytes are invalid: {exc}"
+        if entry.seq != row.seq:
+            return f"bytes say seq {entry.seq}, row says {row.seq}"
+        if (entry.item, entry.type, entry.actor) != (row.item, row.type, row.actor):
+            return "indexed columns (item, type, actor) differ from the signed bytes"
+        if entry.prev != self.head:
+            return f"prev {entry.prev[:16]}… is not the hash of entry {row.seq - 1}"
+        if entry.item is not None:
+            expected = self._item_heads.get(entry.item)
+            if entry.item_prev != expected:
+                return (
+                    f"item_prev of item {entry.item} does not link to its previous entry"
+                )
+            self._item_heads[entry.item] = row.hash
+        elif entry.item_prev is not None:
+            return "an entry with no item has an item_prev"
+        self.head = row.hash
+        return None

@@ -1,0 +1,523 @@
+"""The ledger service: every write and read the API and CLI perform.
+
+Owns the order of work in one write: take the chain head, check the rules
+(``domain``), build linked entries (``chain``), store them with their
+projection rows and the idempotent answer in the same transaction. It gets
+its store, clock and id source from the caller and never reads settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ledger import codes, domain
+from ledger.chain import ZERO_HASH, ChainVerifier, Entry, build_entry, format_ts, parse_entry
+from ledger.domain import Item, Role
+from ledger.errors import (
+    AuthError,
+    DuplicateError,
+    IdempotencyConflictError,
+    LedgerError,
+    NotFoundError,
+    ValidationError,
+)
+from ledger.events import (
+    Collected,
+    Corrected,
+    Dismantled,
+    ItemKind,
+    Recycled,
+    Registration,
+    Repurposed,
+    Transferred,
+    dump,
+    parse_event_data,
+    parse_model,
+)
+from ledger.ids import IdSource
+from ledger.store.sql import IdempotentAnswer, OrgRecord, Reader, SqlStore, Writer
+
+T = TypeVar("T")
+KEY_PREFIX = "rtr_"
+
+
+def hash_api_key(api_key: str) -> str:
+    """Stored form of an API key: SHA-256 hex (keys carry 256 random bits)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An ``Idempotency-Key`` and the fingerprint of the request it came with."""
+
+    org_id: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A rendered answer: status, JSON bytes, and whether it is a replay."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Created:
+    """An org created with its first API key (shown once)."""
+
+    org: OrgRecord
+    api_key: str
+    key_id: str
+    entries: list[Entry]
+
+
+@dataclass(frozen=True)
+class Written:
+    """The item after a write and the entries the write appended."""
+
+    item: Item
+    entries: list[Entry]
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """One line of a bulk request: its result or its refusal."""
+
+    line: int
+    written: Written | None = None
+    error: LedgerError | None = None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    size: int
+    first_bad: dict[str, Any] | None
+    head: str
+
+
+@dataclass
+class _Tx:
+    """Entries and projection rows of one write, linked in memory, stored at flush."""
+
+    writer: Writer
+    now: datetime
+    size: int = 0
+    prev: str = ZERO_HASH
+    entries: list[Entry] = field(default_factory=list)
+    new_items: dict[str, Item] = field(default_factory=dict)
+    changed: dict[str, Item] = field(default_factory=dict)
+    codes: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        head = self.writer.head()
+        if head is not None:
+            self.size, self.prev = head
+        self.start = self.size
+
+    def item(self, item_id: str) -> Item | None:
+        found = self.new_items.get(item_id) or self.changed.get(item_id)
+        return found if found is not None else self.writer.item(item_id)
+
+    def append(self, actor: str, item: Item | None, item_id: str | None, entry_type: str,
+               data: dict[str, Any]) -> Entry:
+        entry = build_entry(
+            seq=self.size, now=self.now, actor=actor, item=item_id, type=entry_type,
+            data=data, prev=self.prev,
+            item_prev=(item.head if item is not None else None) if item_id else None,
+        )
+        self.entries.append(entry)
+        self.size += 1
+        self.prev = entry.hash
+        if item_id is not None:
+            updated = domain.apply_entry(item, entry_type, actor, item_id, data,
+                                         head=entry.hash, seq=entry.seq)
+            if item_id in self.new_items or item is None:
+                self.new_items[item_id] = updated
+            else:
+                self.changed[item_id] = updated
+        return entry
+
+    def flush(self) -> None:
+        self.writer.append(self.entries, expected_size=self.start)
+        self.writer.insert_items(list(self.new_items.values()))
+        for item in self.changed.values():
+            self.writer.update_item(item)
+
+
+class Ledger:
+    """Writes and reads of the ledger over one store."""
+
+    def __init__(self, store: SqlStore, *, clock: Callable[[], datetime],
+                 ids: IdSource | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids or IdSource()
+
+    # -- transactions ---------------------------------------------------------
+
+    def execute(
+        self,
+        op: Callable[[_Tx], T],
+        render: Callable[[T], tuple[int, Any]],
+        idempotency: Idempotency | None = None,
+    ) -> Answer:
+        """Run one write atomically and render its answer.
+
+        With ``idempotency``, a key seen before returns the first answer and
+        writes nothing; the same key with a different request is refused.
+
+        Raises:
+            LedgerError: any refusal; nothing is written.
+        """
+        with self.store.writer() as writer:
+            if idempotency is not None:
+                first = writer.idempotent_answer(idempotency.org_id, idempotency.key)
+                if first is not None:
+                    if first.fingerprint != idempotency.fingerprint:
+                        raise IdempotencyConflictError(
+                            f"Idempotency-Key {idempotency.key!r} was used for a different "
+                            "request; use a new key for a new request"
+                        )
+                    return Answer(first.status, first.response, replayed=True)
+            tx = _Tx(writer, self.clock())
+            result = op(tx)
+            tx.flush()
+            status, body = render(result)
+            raw = json.dumps(body, separators=(",", ":")).encode()
+            if idempotency is not None:
+                writer.save_idempotent_answer(
+                    idempotency.org_id, idempotency.key,
+                    IdempotentAnswer(idempotency.fingerprint, status, raw), format_ts(tx.now),
+                )
+            return Answer(status, raw)
+
+    def write(self, op: Callable[[_Tx], T]) -> T:
+        """Run one write atomically and return its result (CLI, demo)."""
+        with self.store.writer() as writer:
+            tx = _Tx(writer, self.clock())
+            result = op(tx)
+            tx.flush()
+            return result
+
+    # -- orgs and keys --------------------------------------------------------
+
+    def authenticate(self, api_key: str) -> OrgRecord:
+        """The org an API key belongs to.
+
+        Raises:
+            AuthError: unknown or revoked key (the message never echoes it).
+        """
+        with self.store.reader() as r:
+            found = r.key_by_hash(hash_api_key(api_key))
+        if found is None:
+            raise AuthError("the API key is not valid")
+        key, org = found
+        if key.revoked:
+            raise AuthError("the API key has been revoked")
+        return org
+
+    def create_org(self, tx: _Tx, actor: OrgRecord | None, name: str, role: Role,
+                   region: str, api_key: str | None = None) -> Created:
+        """Create an org (logged) and issue its first key (logged).
+
+        ``actor`` None means the org creates itself (the first admin).
+
+        Raises:
+            DuplicateError: the name is taken.
+        """
+        if tx.writer.org_by_name(name) is not None:
+            raise DuplicateError(f"an org named {name!r} exists already", pointer="/name")
+        org = OrgRecord(self.ids.new("org"), name, role, region)
+        actor_id = actor.id if actor is not None else org.id
+        entry = tx.append(actor_id, None, None, domain.ORG_CREATED,
+                          {"id": org.id, "name": name, "role": role.value, "region": region})
+        tx.writer.insert_org(org, entry.seq)
+        key_id, secret, key_entry = self._issue_key(tx, actor_id, org.id, api_key)
+        return Created(org, secret, key_id, [entry, key_entry])
+
+    def issue_key(self, tx: _Tx, actor: OrgRecord, org_id: str) -> tuple[str, str, Entry]:
+        if tx.writer.org(org_id) is None:
+            raise NotFoundError(f"no org {org_id}")
+        return self._issue_key(tx, actor.id, org_id, None)
+
+    def _issue_key(self, tx: _Tx, actor_id: str, org_id: str,
+                   api_key: str | None) -> tuple[str, str, Entry]:
+        secret = api_key or KEY_PREFIX + secrets.token_urlsafe(32)
+        key_id = self.ids.new("key")
+        entry = tx.append(actor_id, None, None, domain.KEY_ISSUED, {"key": key_id, "org": org_id})
+        tx.writer.insert_key(key_id, org_id, hash_api_key(secret), entry.seq)
+        return key_id, secret, entry
+
+    def revoke_key(self, tx: _Tx, actor: OrgRecord, key_id: str) -> Entry:
+        key = tx.writer.key(key_id)
+        if key is None:
+            raise NotFoundError(f"no API key {key_id}")
+        if key.revoked:
+            raise DuplicateError(f"API key {key_id} is revoked already")
+        entry = tx.append(actor.id, None, None, domain.KEY_REVOKED,
+                          {"key": key_id, "org": key.org_id})
+        tx.writer.revoke_key(key_id, entry.seq)
+        return entry
+
+    # -- items ----------------------------------------------------------------
+
+    def register(self, tx: _Tx, actor: OrgRecord, raw: Any, *, pointer: str = "") -> Written:
+        """Register one item from a raw ``{kind, code, attributes, parent?, origin?}``.
+
+        Raises:
+            ValidationError, InvalidCodeError: a bad field (JSON pointer given).
+            ForbiddenError: the role may not register this.
+            DuplicateError: the code is registered already.
+            NotFoundError: unknown parent or origin.
+        """
+        reg = parse_model(Registration, raw, pointer=pointer)
+        parent = self._linked(tx, reg.parent, f"{pointer}/parent")
+        origin = self._linked(tx, reg.origin, f"{pointer}/origin")
+        domain.check_registrant(actor.as_actor(), origin=origin, parent=parent)
+        if parent is not None:
+            domain.check_parent(reg.kind, parent, actor.as_actor())
+        self._check_code(tx, reg.kind, reg.code, f"{pointer}/code")
+        return self._append_registration(tx, actor.id, dump(reg))
+
+    def register_many(self, tx: _Tx, actor: OrgRecord, lines: Sequence[Any]) -> list[LineResult]:
+        """Register many items; a refused line leaves the others standing."""
+        results = []
+        for number, raw in enumerate(lines):
+            try:
+                results.append(LineResult(number, written=self.register(tx, actor, raw)))
+            except LedgerError as exc:
+                results.append(LineResult(number, error=exc))
+        return results
+
+    def _linked(self, tx: _Tx, item_id: str | None, pointer: str) -> Item | None:
+        if item_id is None:
+            return None
+        item = tx.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}", pointer=pointer)
+        return item
+
+    def _check_code(self, tx: _Tx, kind: ItemKind, code: str, pointer: str) -> None:
+        try:
+            codes.validate_code(kind.value, code)
+        except LedgerError as exc:
+            exc.pointer = pointer
+            raise
+        key = (kind.value, code)
+        if key in tx.codes or tx.writer.existing_codes([key]):
+            raise DuplicateError(f"a {kind} with code {code} is registered already",
+                                 pointer=pointer)
+        tx.codes.add(key)
+
+    def _append_registration(self, tx: _Tx, actor_id: str, data: dict[str, Any]) -> Written:
+        item_id = self.ids.new("itm")
+        entry = tx.append(actor_id, None, item_id, domain.REGISTERED, data)
+        return Written(tx.new_items[item_id], [entry])
+
+    def record_event(self, tx: _Tx, actor: OrgRecord, item_id: str, event_type: str,
+                     raw_data: Any) -> Written:
+        """Record a lifecycle event on an item.
+
+        Raises:
+            NotFoundError: unknown item (or org, or corrected entry).
+            ValidationError: bad type or data.
+            ForbiddenError: wrong role, or the caller does not hold the item.
+            IllegalTransitionError: the event cannot follow the current state.
+        """
+        item = tx.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        if event_type == domain.REGISTERED:
+            raise ValidationError("items are registered with POST /v1/items", pointer="/type")
+        payload = parse_event_data(event_type, raw_data)
+        corrected_actor = None
+        if isinstance(payload, Corrected):
+            corrected_actor = self._corrected_actor(tx, item, payload)
+        holder = tx.writer.org(item.holder)
+        domain.check_event(item, actor.as_actor(), event_type,
+                           holder=holder.as_actor() if holder else None,
+                           corrected_actor=corrected_actor)
+        data = dump(payload)
+        follow: list[dict[str, Any]] = []
+        if isinstance(payload, Transferred):
+            to_org = tx.writer.org(payload.to_org)
+            if to_org is None:
+                raise NotFoundError(f"no org {payload.to_org}", pointer="/data/to_org")
+            domain.check_transfer(item, to_org.as_actor())
+        elif isinstance(payload, Recycled):
+            domain.check_mass_balance(payload)
+        elif isinstance(payload, Repurposed):
+            self._check_code(tx, item.kind, payload.new_code, "/data/new_code")
+            new_id = self.ids.new("itm")
+            data["new_item"] = new_id
+            follow.append({"id": new_id, "kind": item.kind.value, "code": payload.new_code,
+                           "attributes": dict(payload.attributes), "origin": item.id})
+        elif isinstance(payload, Dismantled):
+            domain.check_children(item.kind, payload)
+            for index, child in enumerate(payload.children):
+                self._check_code(tx, child.kind, child.code, f"/data/children/{index}/code")
+                child_id = self.ids.new("itm")
+                data["children"][index]["item"] = child_id
+                follow.append({"id": child_id, "kind": child.kind.value, "code": child.code,
+                               "attributes": dict(child.attributes), "parent": item.id})
+        elif isinstance(payload, Collected):
+            pass
+        entries = [tx.append(actor.id, item, item_id, event_type, data)]
+        for new in follow:
+            new_id = new.pop("id")
+            entries.append(tx.append(actor.id, None, new_id, domain.REGISTERED, new))
+        return Written(tx.item(item_id) or item, entries)
+
+    def _corrected_actor(self, tx: _Tx, item: Item, payload: Corrected) -> str:
+        rows = tx.writer.entries(payload.seq, 1)
+        if not rows or rows[0].seq != payload.seq:
+            raise NotFoundError(f"no entry {payload.seq}", pointer="/data/seq")
+        entry = parse_entry(rows[0].body)
+        if entry.item != item.id:
+            raise ValidationError(f"entry {payload.seq} is not about item {item.id}",
+                                  pointer="/data/seq")
+        unknown = sorted(set(payload.fields) - set(entry.data))
+        if unknown:
+            raise ValidationError(
+                f"entry {payload.seq} ({entry.type}) has no field {unknown[0]!r} to correct",
+                pointer=f"/data/fields/{unknown[0]}",
+            )
+        return entry.actor
+
+    # -- reads ----------------------------------------------------------------
+
+    def item_view(self, r: Reader, item_id: str) -> dict[str, Any]:
+        """An item as the API shows it, with its children and decoded code.
+
+        Raises:
+            NotFoundError: unknown item.
+        """
+        item = r.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        return render_item(item, r.children(item_id))
+
+    def history(self, item_id: str) -> list[Entry]:
+        with self.store.reader() as r:
+            if r.item(item_id) is None:
+                raise NotFoundError(f"no item {item_id}")
+            return [parse_entry(row.body) for row in r.item_entries(item_id)]
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Re-hash every entry and check both chains; name the first bad seq."""
+        verifier = ChainVerifier()
+        with self.store.reader() as r:
+            batch: list[Any] = []
+            for row in r.iter_entries():
+                batch.append(row)
+                if len(batch) == 5000:
+                    if not verifier.feed(batch):
+                        break
+                    batch = []
+                    if progress:
+                        progress(verifier.size)
+            else:
+                verifier.feed(batch)
+            if progress:
+                progress(verifier.size)
+        bad = verifier.first_bad
+        return VerifyReport(
+            ok=bad is None, size=verifier.size,
+            first_bad=None if bad is None else {"seq": bad.seq, "reason": bad.reason},
+            head=verifier.head,
+        )
+
+    def replay(self) -> tuple[dict[str, Item], dict[str, int]]:
+        """The items projection recomputed from the log alone."""
+        items: dict[str, Item] = {}
+        created: dict[str, int] = {}
+        with self.store.reader() as r:
+            for row in r.iter_entries():
+                if row.item is None:
+                    continue
+                entry = parse_entry(row.body)
+                items[row.item] = domain.apply_entry(
+                    items.get(row.item), entry.type, entry.actor, row.item, entry.data,
+                    head=row.hash, seq=row.seq,
+                )
+                created.setdefault(row.item, row.seq)
+        return items, created
+
+    def projection_differences(self) -> list[str]:
+        """How the ``items`` table differs from a rebuild from the log (empty: equal)."""
+        rebuilt, _ = self.replay()
+        differences = []
+        with self.store.reader() as r:
+            stored = {item.id: item for item in r.iter_items()}
+        for item_id in sorted(set(rebuilt) | set(stored)):
+            want, have = rebuilt.get(item_id), stored.get(item_id)
+            if want != have:
+                if have is None:
+                    differences.append(f"{item_id}: in the log but not in the items table")
+                elif want is None:
+                    differences.append(f"{item_id}: in the items table but not in the log")
+                else:
+                    fields = [f for f in want.__dataclass_fields__
+                              if getattr(want, f) != getattr(have, f)]
+                    differences.append(f"{item_id}: differs in {', '.join(fields)}")
+        return differences
+
+    def rebuild_projection(self) -> int:
+        """Replace the items table with the rebuild from the log; returns its size."""
+        items, created = self.replay()
+        with self.store.writer() as w:
+            w.replace_items(list(items.values()), created)
+        return len(items)
+
+    def resolve_scan(self, r: Reader, text: str) -> Item:
+        """The item a scanned text names: a label URL, a bare id, or a code.
+
+        Raises:
+            ValidationError: empty text. NotFoundError: nothing matches.
+        """
+        text = text.strip()
+        if not text:
+            raise ValidationError("the scanned text is empty", pointer="/payload")
+        candidate = text.rstrip("/").rsplit("/p/", 1)[-1] if "/p/" in text else text
+        candidate = candidate.split("?", 1)[0].split("#", 1)[0]
+        if candidate.startswith("itm_"):
+            item = r.item(candidate)
+            if item is None:
+                raise NotFoundError(f"no item {candidate}", pointer="/payload")
+            return item
+        matches = r.item_by_code(text) or r.item_by_code(codes.normalize_code(text))
+        if not matches:
+            raise NotFoundError(f"no item with id or code {text!r}", pointer="/payload")
+        return matches[0]
+
+
+def render_item(item: Item, children: Sequence[str]) -> dict[str, Any]:
+    """An item as clients rely on it (DESIGN.md's shape, plus the decoded code)."""
+    decoded: dict[str, str] | None = None
+    if item.kind.value in codes.BATTERY_KINDS:
+        try:
+            decoded = codes.parse_battery_code(item.code, item.kind.value).describe()
+        except LedgerError:
+            decoded = None
+    return {
+        "id": item.id, "kind": item.kind.value, "code": item.code, "state": item.state.value,
+        "holder": item.holder, "manufacturer": item.manufacturer, "parent": item.parent,
+        "origin": item.origin, "children": list(children), "attributes": item.attributes,
+        "decoded": decoded, "terminal": item.state in domain.TERMINAL,
+        "head": item.head, "head_seq": item.head_seq,
+    }
+
+
+def iter_wire(entries: Sequence[Entry]) -> Iterator[dict[str, Any]]:
+    for entry in entries:
+        yield entry.to_wire()

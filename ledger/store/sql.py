@@ -1,0 +1,347 @@
+"""The SQL store: the log, its projections and keys on SQLite or PostgreSQL.
+
+Owns every SQL statement the ledger runs, the write transaction that holds
+the chain head, and the translation of database exceptions into ledger
+errors (``raise ... from exc``). It knows nothing of lifecycle rules: the
+service decides what to append; this module appends it atomically or not at
+all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ledger.chain import Entry, StoredEntry
+from ledger.domain import Item, Org, Role, State
+from ledger.errors import ConcurrentAppendError, DuplicateError, StoreUnavailableError
+from ledger.events import ItemKind
+from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine
+from ledger.store.tables import ApiKeyRow, EntryRow, IdempotencyRow, ItemRow, OrgRow
+
+_entries = EntryRow.__table__  # type: ignore[attr-defined]
+_items = ItemRow.__table__  # type: ignore[attr-defined]
+_orgs = OrgRow.__table__  # type: ignore[attr-defined]
+_keys = ApiKeyRow.__table__  # type: ignore[attr-defined]
+_idem = IdempotencyRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OrgRecord:
+    """An org with the fields the API shows."""
+
+    id: str
+    name: str
+    role: Role
+    region: str
+
+    def as_actor(self) -> Org:
+        return Org(self.id, self.role, self.name)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key row (never the key itself, only its hash)."""
+
+    id: str
+    org_id: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """The first answer to a POST with an Idempotency-Key."""
+
+    fingerprint: str
+    status: int
+    response: bytes
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        id=row.id, kind=ItemKind(row.kind), code=row.code, state=State(row.state),
+        holder=row.holder, manufacturer=row.manufacturer, parent=row.parent,
+        origin=row.origin, attributes=json.loads(row.attributes), head=row.head,
+        head_seq=row.head_seq,
+    )
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id, "kind": item.kind.value, "code": item.code, "state": item.state.value,
+        "holder": item.holder, "manufacturer": item.manufacturer, "parent": item.parent,
+        "origin": item.origin, "attributes": json.dumps(item.attributes, sort_keys=True),
+        "head": item.head, "head_seq": item.head_seq,
+    }
+
+
+def _stored(row: Any) -> StoredEntry:
+    return StoredEntry(row.seq, row.hash, bytes(row.body), row.item, row.type, row.actor)
+
+
+class Reader:
+    """Reads on one connection (inside one transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def head(self) -> tuple[int, str] | None:
+        """(size of the log, hash of its last entry), or None when empty."""
+        row = self.conn.execute(
+            sa.select(_entries.c.seq, _entries.c.hash).order_by(_entries.c.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else (row.seq + 1, row.hash)
+
+    def size(self) -> int:
+        head = self.head()
+        return 0 if head is None else head[0]
+
+    def entries(self, start: int, limit: int) -> list[StoredEntry]:
+        rows = self.conn.execute(
+            sa.select(_entries).where(_entries.c.seq >= start).order_by(_entries.c.seq)
+            .limit(limit)
+        )
+        return [_stored(r) for r in rows]
+
+    def iter_entries(self, batch: int = 5000) -> Iterator[StoredEntry]:
+        """Every entry in seq order, read in batches (keyset pagination)."""
+        start = 0
+        while True:
+            chunk = self.entries(start, batch)
+            yield from chunk
+            if len(chunk) < batch:
+                return
+            start = chunk[-1].seq + 1
+
+    def item_entries(self, item_id: str) -> list[StoredEntry]:
+        rows = self.conn.execute(
+            sa.select(_entries).where(_entries.c.item == item_id).order_by(_entries.c.seq)
+        )
+        return [_stored(r) for r in rows]
+
+    def item(self, item_id: str) -> Item | None:
+        row = self.conn.execute(sa.select(_items).where(_items.c.id == item_id)).first()
+        return None if row is None else _item(row)
+
+    def item_by_code(self, code: str, kind: str | None = None) -> list[Item]:
+        query = sa.select(_items).where(_items.c.code == code)
+        if kind is not None:
+            query = query.where(_items.c.kind == kind)
+        return [_item(r) for r in self.conn.execute(query)]
+
+    def existing_codes(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (kind, code) pairs are registered already."""
+        found: set[tuple[str, str]] = set()
+        codes = sorted({code for _, code in pairs})
+        for start in range(0, len(codes), 500):
+            rows = self.conn.execute(
+                sa.select(_items.c.kind, _items.c.code).where(
+                    _items.c.code.in_(codes[start : start + 500])
+                )
+            )
+            found.update((r.kind, r.code) for r in rows)
+        return found & set(pairs)
+
+    def children(self, item_id: str) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(_items.c.id).where(_items.c.parent == item_id).order_by(_items.c.id)
+        )
+        return [r.id for r in rows]
+
+    def iter_items(self) -> Iterator[Item]:
+        for row in self.conn.execute(sa.select(_items).order_by(_items.c.id)):
+            yield _item(row)
+
+    def count_items(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(_items)).scalar_one())
+
+    def org(self, org_id: str) -> OrgRecord | None:
+        row = self.conn.execute(sa.select(_orgs).where(_orgs.c.id == org_id)).first()
+        return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
+
+    def orgs(self) -> list[OrgRecord]:
+        rows = self.conn.execute(sa.select(_orgs).order_by(_orgs.c.created_seq))
+        return [OrgRecord(r.id, r.name, Role(r.role), r.region) for r in rows]
+
+    def org_by_name(self, name: str) -> OrgRecord | None:
+        row = self.conn.execute(sa.select(_orgs).where(_orgs.c.name == name)).first()
+        return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
+
+    def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, OrgRecord] | None:
+        row = self.conn.execute(
+            sa.select(_keys, _orgs.c.name, _orgs.c.role, _orgs.c.region)
+            .join(_orgs, _orgs.c.id == _keys.c.org_id)
+            .where(_keys.c.key_hash == key_hash)
+        ).first()
+        if row is None:
+            return None
+        key = KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+        return key, OrgRecord(row.org_id, row.name, Role(row.role), row.region)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        row = self.conn.execute(sa.select(_keys).where(_keys.c.id == key_id)).first()
+        return None if row is None else KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+
+    def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None:
+        row = self.conn.execute(
+            sa.select(_idem).where((_idem.c.org_id == org_id) & (_idem.c.key == key))
+        ).first()
+        if row is None:
+            return None
+        return IdempotentAnswer(row.fingerprint, row.status, bytes(row.response))
+
+
+class Writer(Reader):
+    """Writes inside the transaction that holds the chain head."""
+
+    def append(self, entries: Sequence[Entry], *, expected_size: int) -> None:
+        """Insert entries that continue a log of ``expected_size`` entries.
+
+        Raises:
+            ConcurrentAppendError: the head moved (a unique seq or hash clash).
+        """
+        if not entries:
+            return
+        if entries[0].seq != expected_size:
+            raise ConcurrentAppendError(
+                f"entry {entries[0].seq} does not follow a log of {expected_size}"
+            )
+        rows = [
+            {"seq": e.seq, "hash": e.hash, "ts": e.ts, "actor": e.actor, "item": e.item,
+             "type": e.type, "body": e.body}
+            for e in entries
+        ]
+        try:
+            self.conn.execute(_entries.insert(), rows)
+        except IntegrityError as exc:
+            raise ConcurrentAppendError(
+                f"another writer appended at seq {entries[0].seq} first"
+            ) from exc
+
+    def insert_items(self, items: Sequence[Item]) -> None:
+        """Add new projection rows (one per ``registered`` entry).
+
+        Raises:
+            DuplicateError: a (kind, code) registered concurrently.
+        """
+        if not items:
+            return
+        rows = [{**_item_values(i), "created_seq": i.head_seq} for i in items]
+        try:
+            self.conn.execute(_items.insert(), rows)
+        except IntegrityError as exc:
+            raise DuplicateError("an item with this kind and code exists already") from exc
+
+    def update_item(self, item: Item) -> None:
+        values = _item_values(item)
+        del values["id"]
+        self.conn.execute(_items.update().where(_items.c.id == item.id).values(**values))
+
+    def insert_org(self, org: OrgRecord, seq: int) -> None:
+        try:
+            self.conn.execute(
+                _orgs.insert().values(id=org.id, name=org.name, role=org.role.value,
+                                      region=org.region, created_seq=seq)
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(f"an org named {org.name!r} exists already",
+                                 pointer="/name") from exc
+
+    def insert_key(self, key_id: str, org_id: str, key_hash: str, seq: int) -> None:
+        self.conn.execute(
+            _keys.insert().values(id=key_id, org_id=org_id, key_hash=key_hash, created_seq=seq)
+        )
+
+    def revoke_key(self, key_id: str, seq: int) -> None:
+        self.conn.execute(_keys.update().where(_keys.c.id == key_id).values(revoked_seq=seq))
+
+    def save_idempotent_answer(
+        self, org_id: str, key: str, answer: IdempotentAnswer, created_at: str
+    ) -> None:
+        self.conn.execute(
+            _idem.insert().values(org_id=org_id, key=key, fingerprint=answer.fingerprint,
+                                  status=answer.status, response=answer.response,
+                                  created_at=created_at)
+        )
+
+    def replace_items(self, items: Sequence[Item], created: dict[str, int]) -> None:
+        """Replace the whole projection (rebuild from the log)."""
+        self.conn.execute(_items.delete())
+        rows = [{**_item_values(i), "created_seq": created[i.id]} for i in items]
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(_items.insert(), rows[start : start + 1000])
+
+
+class SqlStore:
+    """The ledger's storage on one database URL (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url, pool_size=pool_size)
+        self.dialect = self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(files("ledger.store") / "migrations"))
+        with self._guard(), self.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+
+    def schema_revision(self) -> str | None:
+        with self._guard(), self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A read-only view in one transaction."""
+        with self._guard(), self.engine.connect() as conn, conn.begin():
+            yield Reader(conn)
+
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        """A write transaction holding the chain head; commits on success.
+
+        Only one writer at a time, across processes: SQLite takes its write
+        lock at BEGIN IMMEDIATE, PostgreSQL a transaction advisory lock. Any
+        exception rolls everything back, so a failed write leaves nothing.
+        """
+        with self._guard(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": CHAIN_LOCK_KEY})
+                yield Writer(conn)
+
+    def ping(self) -> None:
+        with self._guard(), self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreUnavailableError(f"database unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailableError("database connection lost") from exc
+            raise

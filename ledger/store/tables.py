@@ -1,0 +1,76 @@
+"""Table models (SQLModel) shared by SQLite and PostgreSQL.
+
+``entries`` is the log itself and is only ever inserted into (PostgreSQL and
+SQLite both refuse UPDATE and DELETE on it by trigger, see the migrations).
+``items`` is a projection of the log that ``rebuild`` can recompute. ``orgs``
+and ``api_keys`` mirror the org and key entries of the log, so the audit
+covers who was allowed to write. ``idempotency_keys`` keeps the first answer
+to a POST that carried an ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class EntryRow(SQLModel, table=True):
+    __tablename__ = "entries"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: str = Field(max_length=64, unique=True)
+    ts: str = Field(max_length=32)
+    actor: str = Field(max_length=40, index=True)
+    item: str | None = Field(default=None, max_length=40, index=True)
+    type: str = Field(max_length=32)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("kind", "code", name="uq_items_kind_code"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=20)
+    code: str = Field(max_length=64)
+    state: str = Field(max_length=16, index=True)
+    holder: str = Field(max_length=40, index=True)
+    manufacturer: str = Field(max_length=40, index=True)
+    parent: str | None = Field(default=None, max_length=40, index=True)
+    origin: str | None = Field(default=None, max_length=40, index=True)
+    attributes: str = Field(default="{}")
+    head: str = Field(max_length=64)
+    head_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class OrgRow(SQLModel, table=True):
+    __tablename__ = "orgs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200, unique=True)
+    role: str = Field(max_length=16)
+    region: str = Field(max_length=64)
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(max_length=40, index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class IdempotencyRow(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_created", "created_at"),)
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    status: int
+    response: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: str = Field(max_length=32)
