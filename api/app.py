@@ -1,0 +1,93 @@
+"""The FastAPI application: routers, problem handlers, middleware, state.
+
+``create_app(settings)`` assembles everything; ``app_from_env()`` is the
+factory uvicorn workers call. The schema is prepared before workers start
+(``api.bootstrap.prepare``), never by each worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.templating import Jinja2Templates
+
+from api import problems
+from api.bootstrap import utc_now
+from api.bus import EntryBus
+from api.routes import health, items, log, orgs, pages
+from api.settings import Settings, get_settings
+from ledger.chain import Entry
+from ledger.service import Ledger
+from ledger.store.sql import SqlStore
+
+DESCRIPTION = """\
+Retrace is a traceability ledger for end-of-life traction batteries, PV modules and
+wind-turbine blades. OEMs register items, recyclers scan labels and record what they do,
+regulators audit an append-only, hash-chained log.
+
+Every refusal is RFC 9457 `application/problem+json` with a `code` and, for bad values,
+a JSON `pointer`. Every POST accepts an `Idempotency-Key`.
+"""
+
+log_ = structlog.get_logger("retrace.api")
+
+
+def _on_commit(bus: EntryBus | None) -> Callable[[list[Entry]], None]:
+    def committed(entries: list[Entry]) -> None:
+        log_.info("entries.appended", first_seq=entries[0].seq, count=len(entries),
+                  entry_hash=entries[-1].hash)
+        if bus is not None:
+            bus.publish(entries)
+
+    return committed
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app over the database and Redis that ``settings`` name."""
+    store = SqlStore(settings.database(), pool_size=settings.db_pool_size)
+    redis_url = settings.redis()
+    bus = EntryBus(redis_url) if redis_url else None
+    ledger = Ledger(store, clock=utc_now, on_commit=_on_commit(bus))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.dispose()
+        if bus is not None:
+            bus.close()
+
+    app = FastAPI(title="Retrace", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.bus = bus
+    app.state.templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+    problems.install(app)
+    for router in (health.router, orgs.router, items.router, log.router, pages.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def request_id(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=rid[:64])
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        response.headers["X-Request-Id"] = rid[:64]
+        return response
+
+    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    return app
+
+
+def app_from_env() -> Any:
+    """Factory for ``uvicorn --factory api.app:app_from_env``."""
+    return create_app(get_settings())

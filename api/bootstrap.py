@@ -1,0 +1,69 @@
+"""First-start work: the schema, the log signing key and the first admin.
+
+Owns what ``retrace init`` and ``retrace serve`` do before serving, so a
+fresh machine works straight after install: migrate the database to the
+newest schema, create the log's Ed25519 key file (0600) if absent, and,
+when ``RETRACE_BOOTSTRAP_ADMIN_KEY`` is set, create the admin org with that
+key unless an admin exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from api.settings import Settings
+from hashing import generate_private_key, save_private_key
+from ledger.domain import Role
+from ledger.service import Created, Ledger
+from ledger.store.sql import SqlStore
+
+
+def utc_now() -> datetime:
+    """The service clock (UTC, aware); tests pass their own to ``Ledger``."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    created_key: bool
+    admin: Created | None
+
+
+def ensure_log_key(settings: Settings) -> bool:
+    """Create the log signing key file if it is missing; True if created."""
+    path = settings.log_key_file
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_private_key(generate_private_key(), path)
+    return True
+
+
+def has_admin(ledger: Ledger) -> bool:
+    with ledger.store.reader() as r:
+        return any(org.role == Role.ADMIN for org in r.orgs())
+
+
+def create_admin(ledger: Ledger, name: str = "Retrace admin", region: str = "global",
+                 api_key: str | None = None) -> Created:
+    return ledger.write(lambda tx: ledger.create_org(tx, None, name, Role.ADMIN, region,
+                                                     api_key=api_key))
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Migrate, make the log key, and create the bootstrap admin if asked."""
+    store = SqlStore(settings.database(), pool_size=1)
+    try:
+        store.migrate()
+        created_key = ensure_log_key(settings)
+        admin = None
+        if settings.bootstrap_admin_key is not None:
+            ledger = Ledger(store, clock=utc_now)
+            if not has_admin(ledger):
+                admin = create_admin(
+                    ledger, api_key=settings.bootstrap_admin_key.get_secret_value()
+                )
+        return Prepared(created_key, admin)
+    finally:
+        store.dispose()

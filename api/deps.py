@@ -1,0 +1,108 @@
+"""Shared request dependencies: the ledger, the caller, idempotency.
+
+Owns authentication (``Authorization: Bearer <key>``), role checks and the
+reading of ``Idempotency-Key``. Routes declare what they need with the
+``Annotated`` aliases below and stay free of plumbing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.settings import Settings
+from ledger.domain import Role
+from ledger.errors import AuthError, ForbiddenError, ValidationError
+from ledger.service import Answer, Idempotency, Ledger
+from ledger.store.sql import OrgRecord
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_caller(
+    ledger: LedgerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> OrgRecord:
+    """The org whose API key signs this request.
+
+    Raises:
+        AuthError: no key, or an unknown or revoked one.
+    """
+    if credentials is None or not credentials.credentials:
+        raise AuthError("send an API key as `Authorization: Bearer <key>`")
+    return ledger.authenticate(credentials.credentials)
+
+
+CallerDep = Annotated[OrgRecord, Depends(get_caller)]
+
+
+def require(*roles: Role) -> Callable[..., OrgRecord]:
+    """A dependency that admits only callers with one of ``roles``."""
+    names = ", ".join(r.value for r in roles)
+
+    def _check(caller: CallerDep) -> OrgRecord:
+        if caller.role not in roles:
+            raise ForbiddenError(f"this needs the role {names}; your org is a {caller.role}",
+                                 role=caller.role.value)
+        return caller
+
+    return _check
+
+
+AdminDep = Annotated[OrgRecord, Depends(require(Role.ADMIN))]
+OemDep = Annotated[OrgRecord, Depends(require(Role.OEM))]
+RegulatorDep = Annotated[OrgRecord, Depends(require(Role.REGULATOR))]
+WriterDep = Annotated[OrgRecord, Depends(require(Role.OEM, Role.OPERATOR, Role.RECYCLER))]
+
+
+async def get_idempotency(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="a retry with the same key returns the first answer and "
+                           "writes nothing", max_length=200),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key, or None; a malformed one is refused."""
+    if idempotency_key is None:
+        return None
+    if not idempotency_key.strip() or not idempotency_key.isprintable():
+        raise ValidationError("Idempotency-Key must be 1-200 printable characters",
+                              pointer="header:/Idempotency-Key")
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(get_idempotency)]
+
+
+async def idempotency_for(request: Request, caller: OrgRecord,
+                          key: str | None) -> Idempotency | None:
+    """Bind a key to the caller and to this exact request (method, path, body)."""
+    if key is None:
+        return None
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    digest.update(await request.body())
+    return Idempotency(caller.id, key, digest.hexdigest())
+
+
+def answer_headers(answer: Answer) -> dict[str, Any]:
+    return {"Idempotent-Replayed": "true"} if answer.replayed else {}

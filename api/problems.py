@@ -1,0 +1,199 @@
+"""RFC 9457 problem+json: the one place errors become HTTP answers.
+
+Owns the table from ``LedgerError`` classes to HTTP status codes, the
+handlers that render ledger errors, request-validation errors, unknown
+routes and anything unexpected as ``application/problem+json``, and the
+body-size guard that answers 413 before a large body is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import errors
+
+PROBLEM_TYPE = "application/problem+json"
+log = structlog.get_logger("retrace.api")
+
+# The only table from error class to status. Most specific class first.
+STATUS: list[tuple[type[errors.LedgerError], int]] = [
+    (errors.IdempotencyConflictError, 422),
+    (errors.InvalidTransferError, 422),
+    (errors.ValidationError, 422),
+    (errors.NotFoundError, 404),
+    (errors.AuthError, 401),
+    (errors.ForbiddenError, 403),
+    (errors.ConflictError, 409),
+    (errors.SignatureError, 422),
+    (errors.StoreUnavailableError, 503),
+    (errors.ChainIntegrityError, 500),
+    (errors.LedgerError, 400),
+]
+
+
+def status_for(exc: errors.LedgerError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400  # pragma: no cover - LedgerError is the last row
+
+
+def problem(status: int, code: str, title: str, detail: str, instance: str | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """A problem object (RFC 9457 §3) with Retrace's ``code`` extension."""
+    body: dict[str, Any] = {"type": f"urn:retrace:problem:{code}", "title": title,
+                            "status": status, "detail": detail, "code": code}
+    if instance is not None:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(status: int, body: dict[str, Any],
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def ledger_problem(exc: errors.LedgerError, instance: str | None = None) -> dict[str, Any]:
+    """The problem object of a ledger error (used for bulk lines too)."""
+    described = exc.describe()
+    code = described.pop("code")
+    title = described.pop("title")
+    detail = described.pop("detail")
+    return problem(status_for(exc), code, title, detail, instance, **described)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        where = parts.pop(0)
+        prefix = "" if where == "body" else f"{where}:"
+        return prefix + "".join(f"/{p}" for p in parts) if parts else f"{prefix}/"
+    return "".join(f"/{p}" for p in parts)
+
+
+def install(app: FastAPI) -> None:
+    """Register every problem handler on ``app``."""
+
+    @app.exception_handler(errors.LedgerError)
+    async def _ledger(request: Request, exc: errors.LedgerError) -> JSONResponse:
+        body = ledger_problem(exc, request.url.path)
+        headers = {"WWW-Authenticate": "Bearer"} if body["status"] == 401 else None
+        if body["status"] >= 500:
+            log.error("request.failed", code=body["code"], detail=body["detail"])
+        return problem_response(body["status"], body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            kind = err.get("type", "")
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            if kind == "json_invalid":
+                message = f"the body is not valid JSON: {err.get('ctx', {}).get('error', '')}"
+            elif kind == "extra_forbidden":
+                message = "unknown field"
+            problems.append({"pointer": _pointer(tuple(err.get("loc", ()))), "detail": message})
+        first = problems[0] if problems else {"pointer": "/", "detail": "invalid request"}
+        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        status = 400 if malformed else 422
+        code = "malformed-json" if malformed else "invalid-request"
+        title = "Malformed JSON" if malformed else "Invalid request"
+        body = problem(status, code, title, f"{first['pointer']}: {first['detail']}",
+                       request.url.path, pointer=first["pointer"], errors=problems)
+        return problem_response(status, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
+        title = titles.get(exc.status_code, "HTTP error")
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}"
+        code = title.lower().replace(" ", "-")
+        return problem_response(
+            exc.status_code, problem(exc.status_code, code, title, detail, request.url.path),
+            dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.crashed", path=request.url.path)
+        return problem_response(500, problem(500, "internal", "Internal error",
+                                             "the server failed; nothing was written",
+                                             request.url.path))
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _TooLarge(HTTPException):
+    """Raised from ``receive`` mid-body; FastAPI passes HTTPExceptions through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, f"the body exceeds {limit} bytes; split it into smaller requests",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 problem+json for bodies over ``limit`` bytes."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body = problem(413, "request-too-large", "Request too large",
+                       f"the body exceeds {self.limit} bytes; split it into smaller requests",
+                       scope.get("path"), limit=self.limit)
+        response = problem_response(413, body, {"Connection": "close"})
+        await response(scope, _empty_receive, send)
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,46 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import LedgerDep
+from api.problems import problem, problem_response
+from api.routes.common import problems
+from api.schemas import Health
+from ledger.errors import LedgerError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+def healthz() -> dict[str, Any]:
+    return {"status": "ok", "checks": {}}
+
+
+@router.get("/readyz", response_model=Health, responses=problems(503),
+            summary="The database (and Redis, when configured) answer")
+def readyz(request: Request, ledger: LedgerDep) -> Any:
+    checks: dict[str, str] = {}
+    failed = []
+    try:
+        ledger.store.ping()
+        checks["database"] = "ok"
+    except LedgerError as exc:
+        checks["database"] = exc.detail
+        failed.append("database")
+    bus = request.app.state.bus
+    if bus is not None:
+        if bus.ping():
+            checks["redis"] = "ok"
+        else:
+            checks["redis"] = "unreachable"
+            failed.append("redis")
+    if failed:
+        return problem_response(503, problem(503, "not-ready", "Not ready",
+                                             f"{', '.join(failed)} not answering",
+                                             "/readyz", checks=checks))
+    return JSONResponse({"status": "ok", "checks": checks})

@@ -1,0 +1,42 @@
+"""The landing page: what this ledger holds, at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import LedgerDep
+from ledger.chain import parse_entry
+from ledger.domain import State
+from ledger.events import ItemKind
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index(request: Request, ledger: LedgerDep) -> Any:
+    with ledger.store.reader() as r:
+        counts = r.item_counts()
+        size = r.size()
+        head = r.head()
+        recent = [parse_entry(row.body) for row in r.recent_entries(15)]
+        orgs = {o.id: o for o in r.orgs()}
+    states = [s.value for s in State]
+    kinds = [k.value for k in ItemKind]
+    rows = [
+        {"kind": kind, "cells": [counts.get((kind, s), 0) for s in states],
+         "total": sum(counts.get((kind, s), 0) for s in states)}
+        for kind in kinds
+    ]
+    totals = [sum(counts.get((k, s), 0) for k in kinds) for s in states]
+    peak = max(totals) if totals and max(totals) else 1
+    bars = [{"state": s, "count": c, "width": round(100 * c / peak, 1)}
+            for s, c in zip(states, totals, strict=True)]
+    return request.app.state.templates.TemplateResponse(
+        request, "index.html",
+        {"size": size, "head": head[1] if head else None, "states": states, "rows": rows,
+         "bars": bars, "recent": recent, "orgs": orgs,
+         "items": sum(counts.values())},
+    )

@@ -1,0 +1,205 @@
+"""Request and response schemas of the HTTP API (with OpenAPI examples).
+
+Owns the wire shapes DESIGN.md fixes for clients. Table models live in
+``ledger/store/tables.py``; payload rules in ``ledger/events.py``: a request
+is checked here for shape, then by the ledger for meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.domain import LIFECYCLE, Role
+from ledger.events import ItemKind
+
+EventType = Literal[
+    "installed", "retired", "transferred", "collected", "assessed", "repurposed",
+    "dismantled", "recycled", "disposed", "corrected",
+]
+assert set(EventType.__args__) == set(LIFECYCLE)  # noqa: S101 - import-time consistency check
+
+PACK_CODE = "CATPB01A1B2C3DB340000001"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgCreate(_Request):
+    name: str = Field(min_length=1, max_length=200, examples=["Shenzhen Green Recycling"])
+    role: Role = Field(examples=["recycler"])
+    region: str = Field(min_length=1, max_length=64, examples=["CN-GD"])
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    region: str
+
+
+class OrgCreated(BaseModel):
+    org: OrgOut
+    api_key: str = Field(description="shown once; store it now")
+    key_id: str
+
+
+class KeyIssued(BaseModel):
+    key_id: str
+    org: str
+    api_key: str = Field(description="shown once; store it now")
+
+
+class KeyRevoked(BaseModel):
+    key_id: str
+    revoked: bool
+
+
+class EntryOut(BaseModel):
+    v: int
+    seq: int
+    ts: str
+    actor: str
+    item: str | None
+    type: str
+    data: dict[str, Any]
+    prev: str
+    item_prev: str | None
+    sig: dict[str, str] | None
+    hash: str = Field(description="hex leaf hash SHA-256(0x00 ‖ canonical bytes)")
+
+
+class ItemOut(BaseModel):
+    id: str
+    kind: ItemKind
+    code: str
+    state: str
+    holder: str
+    manufacturer: str
+    parent: str | None
+    origin: str | None
+    children: list[str]
+    attributes: dict[str, Any]
+    decoded: dict[str, str] | None = Field(
+        description="the GB/T 34014 code decoded (batteries), else null"
+    )
+    terminal: bool
+    head: str
+    head_seq: int
+
+
+class ItemCreate(_Request):
+    kind: ItemKind
+    code: str = Field(min_length=1, max_length=64)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    parent: str | None = None
+    origin: str | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{
+                "kind": "battery_pack", "code": PACK_CODE,
+                "attributes": {"chemistry": "LFP", "rated_capacity_kwh": "60",
+                               "mass_kg": "412.5"},
+            }]
+        },
+    )
+
+
+class Written(BaseModel):
+    item: ItemOut
+    entry: EntryOut
+    entries: list[EntryOut] = Field(description="every entry the write appended")
+
+
+class EventCreate(_Request):
+    type: EventType
+    data: dict[str, Any]
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "retired", "data": {"reason": "capacity below 80%"}},
+                {"type": "transferred", "data": {"to_org": "org_01JD8Z3K5V7W9XQRSTABCDEFGH"}},
+                {"type": "collected", "data": {"site": "Dock 3, Foshan", "mass_kg": "410.2"}},
+                {"type": "assessed", "data": {"soh_pct": "71.5", "grade": "recycle"}},
+                {"type": "recycled", "data": {
+                    "input_mass_kg": "410.2", "process": "hydrometallurgy",
+                    "recovered": [{"material": "lithium carbonate", "mass_kg": "18.4"},
+                                  {"material": "copper", "mass_kg": "31.0"}]}},
+            ]
+        },
+    )
+
+
+class BulkLine(BaseModel):
+    line: int = Field(description="0-based index of the line in the request")
+    ok: bool
+    id: str | None = Field(None, description="the new item id")
+    code: str | None = None
+    seq: int | None = Field(None, description="seq of its registered entry")
+    hash: str | None = None
+    error: dict[str, Any] | None = Field(None, description="problem object for this line")
+
+
+class BulkResult(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BulkLine]
+
+
+class ScanRequest(_Request):
+    payload: str = Field(min_length=1, max_length=2048,
+                         examples=["http://127.0.0.1:8000/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH"])
+
+
+class ScanResult(BaseModel):
+    item: ItemOut
+    holder: OrgOut | None
+    allowed_events: list[str]
+
+
+class History(BaseModel):
+    item: str
+    entries: list[EntryOut]
+
+
+class EntriesPage(BaseModel):
+    entries: list[EntryOut]
+    next: int | None = Field(description="start of the next page, or null at the end")
+    size: int
+
+
+class BadEntryOut(BaseModel):
+    seq: int
+    reason: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    size: int
+    first_bad: BadEntryOut | None
+    head: str
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with ``code`` and, for bad values, ``pointer``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    pointer: str | None = None
