@@ -1,0 +1,40 @@
+"""The whole path a pack takes, through the API, on both databases."""
+
+from __future__ import annotations
+
+from tests.conftest import World
+from tests.factories import event, event_data, register, to_state
+
+
+def test_pack_from_registration_to_recycling(world: World) -> None:
+    c = world.client
+    item = register(c, world.oem)
+    to_state(c, world.oem, world.recycler, item["id"], "recycled")
+    got = c.get(f"/v1/items/{item['id']}", headers=world.regulator.headers).json()
+    assert got["state"] == "recycled"
+    assert got["holder"] == world.recycler.id
+    history = c.get(f"/v1/items/{item['id']}/history", headers=world.oem.headers).json()
+    types = [e["type"] for e in history["entries"]]
+    assert types == ["registered", "retired", "transferred", "collected", "assessed",
+                     "recycled"]
+    # each entry links to the item's previous one
+    for before, after in zip(history["entries"], history["entries"][1:], strict=False):
+        assert after["item_prev"] == before["hash"]
+    verify = c.get("/v1/log/verify", headers=world.regulator.headers).json()
+    assert verify["ok"] is True
+    assert verify["first_bad"] is None
+
+
+def test_repurposed_item_is_a_new_item_linked_to_its_origin(world: World) -> None:
+    c = world.client
+    item = register(c, world.oem)
+    to_state(c, world.oem, world.recycler, item["id"], "assessed")
+    data = event_data("repurposed")
+    out = event(c, world.recycler, item["id"], "repurposed", data)
+    new_id = out["entries"][1]["item"]
+    new = c.get(f"/v1/items/{new_id}", headers=world.oem.headers).json()
+    assert new["origin"] == item["id"]
+    assert new["code"] == data["new_code"]
+    assert new["holder"] == world.recycler.id
+    assert new["state"] == "registered"
+    assert out["item"]["state"] == "repurposed"
