@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers["X-Request-Id"] = rid[:64]
         return response
 
-    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
     return app
 
 

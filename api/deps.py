@@ -74,7 +74,6 @@ WriterDep = Annotated[OrgRecord, Depends(require(Role.OEM, Role.OPERATOR, Role.R
 
 
 async def get_idempotency(
-    request: Request,
     idempotency_key: Annotated[
         str | None,
         Header(description="a retry with the same key returns the first answer and "

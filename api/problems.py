@@ -124,7 +124,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("request.crashed", path=request.url.path)
         return problem_response(500, problem(500, "internal", "Internal error",
                                              "the server failed; nothing was written",

@@ -72,7 +72,7 @@ def build_entry(
     now: datetime,
     actor: str,
     item: str | None,
-    type: str,  # noqa: A002 - the field is called `type` in the entry format
+    type: str,
     data: dict[str, Any],
     prev: str,
     item_prev: str | None,
@@ -195,7 +195,10 @@ class ChainVerifier:
             return f"expected seq {self.size}, found {row.seq} (an entry is missing)"
         computed = leaf_hash(row.body).hex()
         if computed != row.hash:
-            return f"stored hash {row.hash[:16]}… differs from the hash of its bytes {computed[:16]}…"
+            return (
+                f"stored hash {row.hash[:16]}… differs from the hash of its bytes "
+                f"{computed[:16]}…"
+            )
         try:
             entry = parse_entry(row.body)
         except ValueError as exc:

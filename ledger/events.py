@@ -100,10 +100,11 @@ def _attributes(value: Any) -> dict[str, Any]:
         raise ValueError("at most 64 attributes")
     for key, inner in value.items():
         _check_attribute_value(key, inner)
+    checked: dict[str, Any] = dict(value)
     for key in ("mass_kg", "rated_capacity_kwh"):
-        if key in value:
-            value = {**value, key: _decimal_string(value[key])}
-    return value
+        if key in checked:
+            checked[key] = _decimal_string(checked[key])
+    return checked
 
 
 Attributes = Annotated[dict[str, Any], pydantic.BeforeValidator(_attributes)]

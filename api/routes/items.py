@@ -19,22 +19,34 @@ from api.deps import (
 from api.problems import ledger_problem
 from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, run_write
 from api.routes.orgs import org_out
-from api.schemas import BulkResult, EventCreate, History, ItemCreate, ScanRequest, ScanResult
-from api.schemas import ItemOut, Written
+from api.schemas import (
+    BulkResult,
+    EventCreate,
+    History,
+    ItemCreate,
+    ItemOut,
+    ScanRequest,
+    ScanResult,
+    Written,
+)
 from ledger import domain
 from ledger.errors import ValidationError
 from ledger.service import render_item
 
 router = APIRouter(prefix="/v1", tags=["items"])
-ItemId = Annotated[str, Path(min_length=1, max_length=40, examples=["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"])]
+ItemId = Annotated[
+    str, Path(min_length=1, max_length=40, examples=["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"])
+]
 
 _BULK_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "array", "items": ItemCreate.model_json_schema()},
-                                 "example": [{"kind": "pv_module", "code": "JA-2019-000123",
-                                              "attributes": {"mass_kg": "22.5"}}]},
+            "application/json": {
+                "schema": {"type": "array", "items": ItemCreate.model_json_schema()},
+                "example": [{"kind": "pv_module", "code": "JA-2019-000123",
+                             "attributes": {"mass_kg": "22.5"}}],
+            },
             "application/x-ndjson": {"schema": {"type": "string"},
                                      "example": '{"kind":"wind_blade","code":"VB-77-0042"}\n'},
         },
@@ -116,14 +128,14 @@ async def register_bulk(request: Request, caller: OemDep, ledger: LedgerDep,
 
 @router.get("/items/{item_id}", response_model=ItemOut, responses=READ_PROBLEMS,
             summary="An item with its state, holder, parent and children")
-def get_item(item_id: ItemId, caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
+def get_item(item_id: ItemId, _caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
     with ledger.store.reader() as r:
         return ledger.item_view(r, item_id)
 
 
 @router.get("/items/{item_id}/history", response_model=History, responses=READ_PROBLEMS,
             summary="The item's entries, in order")
-def get_history(item_id: ItemId, caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
+def get_history(item_id: ItemId, _caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
     return {"item": item_id, "entries": [e.to_wire() for e in ledger.history(item_id)]}
 
 

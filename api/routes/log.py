@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/log", tags=["log"])
 @router.get("/entries", response_model=EntriesPage, responses=READ_PROBLEMS,
             summary="Entries in seq order, with their hashes")
 def entries(
-    caller: RegulatorDep,
+    _caller: RegulatorDep,
     ledger: LedgerDep,
     start: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -33,7 +33,7 @@ def entries(
 
 @router.get("/verify", response_model=VerifyOut, responses=READ_PROBLEMS,
             summary="Re-hash every entry and check both chains")
-async def verify(caller: RegulatorDep, ledger: LedgerDep) -> dict[str, Any]:
+async def verify(_caller: RegulatorDep, ledger: LedgerDep) -> dict[str, Any]:
     report = await run_in_threadpool(ledger.verify)
     return {"ok": report.ok, "size": report.size, "first_bad": report.first_bad,
             "head": report.head}

@@ -33,7 +33,7 @@ async def create_org(body: OrgCreate, request: Request, caller: AdminDep, ledger
 
 @router.get("/orgs", response_model=list[OrgOut], responses=READ_PROBLEMS,
             summary="List orgs (ids, names, roles)")
-def list_orgs(caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
+def list_orgs(_caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
     with ledger.store.reader() as r:
         return [org_out(o) for o in r.orgs()]
 

@@ -31,7 +31,7 @@ def index(request: Request, ledger: LedgerDep) -> Any:
         for kind in kinds
     ]
     totals = [sum(counts.get((k, s), 0) for k in kinds) for s in states]
-    peak = max(totals) if totals and max(totals) else 1
+    peak = max([*totals, 1])
     bars = [{"state": s, "count": c, "width": round(100 * c / peak, 1)}
             for s, c in zip(states, totals, strict=True)]
     return request.app.state.templates.TemplateResponse(

@@ -160,6 +160,20 @@ class Reader:
         for row in self.conn.execute(sa.select(_items).order_by(_items.c.id)):
             yield _item(row)
 
+    def item_counts(self) -> dict[tuple[str, str], int]:
+        """Number of items per (kind, state)."""
+        rows = self.conn.execute(
+            sa.select(_items.c.kind, _items.c.state, sa.func.count())
+            .group_by(_items.c.kind, _items.c.state)
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def recent_entries(self, limit: int) -> list[StoredEntry]:
+        rows = self.conn.execute(
+            sa.select(_entries).order_by(_entries.c.seq.desc()).limit(limit)
+        )
+        return [_stored(r) for r in rows]
+
     def count_items(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(_items)).scalar_one())
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlmodel import SQLModel
 
 from ledger.store import tables  # noqa: F401  (registers the table models)
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
