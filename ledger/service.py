@@ -117,6 +117,8 @@ class _Tx:
     new_items: dict[str, Item] = field(default_factory=dict)
     changed: dict[str, Item] = field(default_factory=dict)
     codes: set[tuple[str, str]] = field(default_factory=set)
+    known_free: set[tuple[str, str]] = field(default_factory=set)
+    taken: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         head = self.writer.head()
@@ -147,6 +149,20 @@ class _Tx:
                 self.changed[item_id] = updated
         return entry
 
+    def children(self, item_id: str) -> list[str]:
+        """Children of an item, those added in this write included."""
+        new = {i.id for i in self.new_items.values() if i.parent == item_id}
+        return sorted(set(self.writer.children(item_id)) | new)
+
+    def view(self, written: Written) -> dict[str, Any]:
+        """A write's result as the API shows it: item, its entry, all entries."""
+        item = written.item
+        return {
+            "item": render_item(item, self.children(item.id)),
+            "entry": written.entries[0].to_wire(),
+            "entries": [e.to_wire() for e in written.entries],
+        }
+
     def flush(self) -> None:
         self.writer.append(self.entries, expected_size=self.start)
         self.writer.insert_items(list(self.new_items.values()))
@@ -158,7 +174,13 @@ class Ledger:
     """Writes and reads of the ledger over one store."""
 
     def __init__(self, store: SqlStore, *, clock: Callable[[], datetime],
-                 ids: IdSource | None = None) -> None:
+                 ids: IdSource | None = None,
+                 on_commit: Callable[[list[Entry]], None] | None = None) -> None:
+        """Args:
+            on_commit: called with the entries of each write once it is durable
+                (publishing to subscribers, logging); its failures are its own.
+        """
+        self.on_commit = on_commit
         self.store = store
         self.clock = clock
         self.ids = ids or IdSource()
@@ -199,7 +221,8 @@ class Ledger:
                     idempotency.org_id, idempotency.key,
                     IdempotentAnswer(idempotency.fingerprint, status, raw), format_ts(tx.now),
                 )
-            return Answer(status, raw)
+        self._committed(tx.entries)
+        return Answer(status, raw)
 
     def write(self, op: Callable[[_Tx], T]) -> T:
         """Run one write atomically and return its result (CLI, demo)."""
@@ -207,7 +230,12 @@ class Ledger:
             tx = _Tx(writer, self.clock())
             result = op(tx)
             tx.flush()
-            return result
+        self._committed(tx.entries)
+        return result
+
+    def _committed(self, entries: list[Entry]) -> None:
+        if entries and self.on_commit is not None:
+            self.on_commit(entries)
 
     # -- orgs and keys --------------------------------------------------------
 
@@ -291,6 +319,14 @@ class Ledger:
 
     def register_many(self, tx: _Tx, actor: OrgRecord, lines: Sequence[Any]) -> list[LineResult]:
         """Register many items; a refused line leaves the others standing."""
+        pairs = {
+            (str(raw["kind"]), str(raw["code"])) for raw in lines
+            if isinstance(raw, dict) and isinstance(raw.get("kind"), str)
+            and isinstance(raw.get("code"), str)
+        }
+        taken = tx.writer.existing_codes(sorted(pairs))
+        tx.taken |= taken
+        tx.known_free |= pairs - taken
         results = []
         for number, raw in enumerate(lines):
             try:
@@ -314,7 +350,9 @@ class Ledger:
             exc.pointer = pointer
             raise
         key = (kind.value, code)
-        if key in tx.codes or tx.writer.existing_codes([key]):
+        if key not in tx.known_free and key not in tx.taken and tx.writer.existing_codes([key]):
+            tx.taken.add(key)
+        if key in tx.codes or key in tx.taken:
             raise DuplicateError(f"a {kind} with code {code} is registered already",
                                  pointer=pointer)
         tx.codes.add(key)
