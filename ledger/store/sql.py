@@ -25,13 +25,28 @@ from ledger.domain import Item, Org, Role, State
 from ledger.errors import ConcurrentAppendError, DuplicateError, StoreUnavailableError
 from ledger.events import ItemKind
 from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine
-from ledger.store.tables import ApiKeyRow, EntryRow, IdempotencyRow, ItemRow, OrgRow
+from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
+from ledger.store.tables import (
+    ApiKeyRow,
+    CheckpointRow,
+    CosignatureRow,
+    EntryRow,
+    IdempotencyRow,
+    ItemRow,
+    OrgRow,
+    TreeNodeRow,
+    WitnessRow,
+)
 
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _items = ItemRow.__table__  # type: ignore[attr-defined]
 _orgs = OrgRow.__table__  # type: ignore[attr-defined]
 _keys = ApiKeyRow.__table__  # type: ignore[attr-defined]
 _idem = IdempotencyRow.__table__  # type: ignore[attr-defined]
+_nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
+_checkpoints = CheckpointRow.__table__  # type: ignore[attr-defined]
+_witnesses = WitnessRow.__table__  # type: ignore[attr-defined]
+_cosigs = CosignatureRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,25 @@ class Reader:
     def size(self) -> int:
         head = self.head()
         return 0 if head is None else head[0]
+
+    def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """Stored Merkle nodes by (level, index); level 0 reads the entry hashes."""
+        found: dict[NodeId, bytes] = {}
+        leaves = sorted({i for level, i in ids if level == 0})
+        inner = sorted({(level, i) for level, i in ids if level > 0})
+        for start in range(0, len(leaves), 500):
+            rows = self.conn.execute(
+                sa.select(_entries.c.seq, _entries.c.hash)
+                .where(_entries.c.seq.in_(leaves[start : start + 500]))
+            )
+            found.update(((0, r.seq), bytes.fromhex(r.hash)) for r in rows)
+        for start in range(0, len(inner), 200):
+            chunk = inner[start : start + 200]
+            rows = self.conn.execute(
+                sa.select(_nodes).where(sa.tuple_(_nodes.c.level, _nodes.c.idx).in_(chunk))
+            )
+            found.update(((r.level, r.idx), bytes(r.hash)) for r in rows)
+        return found
 
     def entries(self, start: int, limit: int) -> list[StoredEntry]:
         rows = self.conn.execute(
@@ -239,6 +273,27 @@ class Writer(Reader):
             raise ConcurrentAppendError(
                 f"another writer appended at seq {entries[0].seq} first"
             ) from exc
+        self._extend_tree(entries)
+
+    def _extend_tree(self, entries: Sequence[Entry]) -> None:
+        """Store the Merkle nodes the new leaves complete (same transaction)."""
+        known = self.nodes(nodes_needed_for_append(entries[0].seq))
+        new_rows = []
+        for entry in entries:
+            leaf = bytes.fromhex(entry.hash)
+
+            def get(level: int, index: int) -> bytes:
+                node = known.get((level, index))
+                if node is None:
+                    node = self.nodes([(level, index)])[(level, index)]
+                return node
+
+            for level, index, node in new_perfect_nodes(entry.seq, leaf, get):
+                known[(level, index)] = node
+                if level > 0:
+                    new_rows.append({"level": level, "idx": index, "hash": node})
+        for start in range(0, len(new_rows), 1000):
+            self.conn.execute(_nodes.insert(), new_rows[start : start + 1000])
 
     def insert_items(self, items: Sequence[Item]) -> None:
         """Add new projection rows (one per ``registered`` entry).

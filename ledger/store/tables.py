@@ -10,7 +10,7 @@ to a POST that carried an ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -74,3 +74,51 @@ class IdempotencyRow(SQLModel, table=True):
     status: int
     response: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: str = Field(max_length=32)
+
+
+class TreeNodeRow(SQLModel, table=True):
+    """A perfect Merkle subtree: the hash of leaves [idx·2^level, (idx+1)·2^level).
+
+    Level 0 (the leaves) is not stored here: it is ``entries.hash``. Rows are
+    written in the same transaction as the entries that complete them, so a
+    proof never reads a tree that disagrees with the log.
+    """
+
+    __tablename__ = "tree_nodes"
+
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed checkpoint (C2SP tlog-checkpoint note) the log published."""
+
+    __tablename__ = "checkpoints"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: str = Field(max_length=64)
+    note: str
+    created_at: str = Field(max_length=32)
+
+
+class WitnessRow(SQLModel, table=True):
+    """A regulator's witness key (C2SP tlog-cosignature/v1)."""
+
+    __tablename__ = "witnesses"
+
+    name: str = Field(primary_key=True, max_length=200)
+    org_id: str = Field(max_length=40, index=True)
+    vkey: str = Field(max_length=400)
+    created_at: str = Field(max_length=32)
+
+
+class CosignatureRow(SQLModel, table=True):
+    """A witness's cosignature line on one checkpoint."""
+
+    __tablename__ = "cosignatures"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    witness: str = Field(primary_key=True, max_length=200)
+    line: str
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -18,7 +18,7 @@ depends_on = None
 _PG_GUARD = """
 CREATE FUNCTION retrace_entries_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'the log is append-only: % on entries is refused', TG_OP
+    RAISE EXCEPTION 'the log is append-only: % on % is refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql
