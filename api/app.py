@@ -7,6 +7,8 @@ factory uvicorn workers call. The schema is prepared before workers start
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,15 +18,19 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.bootstrap import utc_now
 from api.bus import EntryBus
-from api.routes import health, items, log, orgs, pages
+from api.routes import health, items, log, orgs, pages, transparency
 from api.settings import Settings, get_settings
 from ledger.chain import Entry
+from hashing import load_private_key
+from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
+from ledger.transparency import Transparency
 
 DESCRIPTION = """\
 Retrace is a traceability ledger for end-of-life traction batteries, PV modules and
@@ -38,14 +44,39 @@ a JSON `pointer`. Every POST accepts an `Idempotency-Key`.
 log_ = structlog.get_logger("retrace.api")
 
 
-def _on_commit(bus: EntryBus | None) -> Callable[[list[Entry]], None]:
+def _publish(log: Transparency) -> None:
+    try:
+        record = log.publish()
+        log_.debug("checkpoint.published", size=record.size, root=record.root)
+    except LedgerError as exc:
+        log_.error("checkpoint.failed", code=exc.code, detail=exc.detail)
+
+
+def _on_commit(bus: EntryBus | None, log: Transparency,
+               every: int) -> Callable[[list[Entry]], None]:
+    covered = -1
+
     def committed(entries: list[Entry]) -> None:
+        nonlocal covered
         log_.info("entries.appended", first_seq=entries[0].seq, count=len(entries),
                   entry_hash=entries[-1].hash)
         if bus is not None:
             bus.publish(entries)
+        size = entries[-1].seq + 1
+        if covered < 0:
+            covered = entries[0].seq
+        if size - covered >= every:
+            _publish(log)
+            covered = size
 
     return committed
+
+
+async def _publish_periodically(log: Transparency, interval: float) -> None:
+    """Keep a checkpoint within ``interval`` seconds of every append."""
+    while True:
+        await asyncio.sleep(interval)
+        await run_in_threadpool(_publish, log)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,11 +84,20 @@ def create_app(settings: Settings) -> FastAPI:
     store = SqlStore(settings.database(), pool_size=settings.db_pool_size)
     redis_url = settings.redis()
     bus = EntryBus(redis_url) if redis_url else None
-    ledger = Ledger(store, clock=utc_now, on_commit=_on_commit(bus))
+    tlog = Transparency(store, load_private_key(settings.log_key_file), settings.log_name,
+                        utc_now)
+    ledger = Ledger(store, clock=utc_now,
+                    on_commit=_on_commit(bus, tlog, settings.checkpoint_every))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        publisher = asyncio.create_task(
+            _publish_periodically(tlog, settings.checkpoint_interval)
+        )
         yield
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
         store.dispose()
         if bus is not None:
             bus.close()
@@ -66,11 +106,17 @@ def create_app(settings: Settings) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.ledger = ledger
+    app.state.transparency = tlog
     app.state.bus = bus
     app.state.templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
     problems.install(app)
-    for router in (health.router, orgs.router, items.router, log.router, pages.router):
+    for router in (health.router, orgs.router, items.router, log.router,
+                   transparency.router, pages.router):
         app.include_router(router)
+
+    # Added first, so it sits inside the request-id middleware: a body over the limit
+    # raises straight into the route (413), not wrapped by that middleware's task group.
+    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def request_id(request: Request,
@@ -84,7 +130,6 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers["X-Request-Id"] = rid[:64]
         return response
 
-    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
     return app
 
 

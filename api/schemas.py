@@ -164,9 +164,25 @@ class ScanResult(BaseModel):
     allowed_events: list[str]
 
 
+class CheckpointOut(BaseModel):
+    size: int
+    root: str = Field(description="hex root hash of the tree of that size")
+    note: str = Field(description="the signed checkpoint (C2SP tlog-checkpoint)")
+
+
+class EntryProof(BaseModel):
+    seq: int
+    proof: list[str] | None = Field(
+        description="inclusion proof (hex, bottom-up) against `checkpoint`; null for an "
+                    "entry newer than the checkpoint"
+    )
+
+
 class History(BaseModel):
     item: str
     entries: list[EntryOut]
+    checkpoint: CheckpointOut
+    proofs: list[EntryProof] = Field(description="one per entry, in the same order")
 
 
 class EntriesPage(BaseModel):

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     process_deadline_days: int = Field(
         365, ge=1, description="a collected item should be recycled or passed on within this"
     )
+    checkpoint_interval: float = Field(
+        5.0, ge=0.1, le=3600, description="seconds between automatic checkpoints (if the log grew)"
+    )
+    checkpoint_every: int = Field(
+        1000, ge=1, description="also publish a checkpoint once this many entries are uncovered"
+    )
     db_pool_size: int = Field(5, ge=1, description="database connections per process")
 
     @field_validator("public_base_url")

@@ -135,8 +135,21 @@ def get_item(item_id: ItemId, _caller: CallerDep, ledger: LedgerDep) -> dict[str
 
 @router.get("/items/{item_id}/history", response_model=History, responses=READ_PROBLEMS,
             summary="The item's entries, in order")
-def get_history(item_id: ItemId, _caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
-    return {"item": item_id, "entries": [e.to_wire() for e in ledger.history(item_id)]}
+def get_history(item_id: ItemId, request: Request, _caller: CallerDep,
+                ledger: LedgerDep) -> dict[str, Any]:
+    entries = ledger.history(item_id)
+    tlog = request.app.state.transparency
+    checkpoint = tlog.checkpoint(None)
+    proofs = [
+        {"seq": e.seq,
+         "proof": tlog.inclusion(e.seq, checkpoint.size).proof if e.seq < checkpoint.size
+         else None}
+        for e in entries
+    ]
+    return {"item": item_id, "entries": [e.to_wire() for e in entries],
+            "checkpoint": {"size": checkpoint.size, "root": checkpoint.root,
+                           "note": checkpoint.note},
+            "proofs": proofs}
 
 
 @router.post("/items/{item_id}/events", status_code=201, response_model=Written,

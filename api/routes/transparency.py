@@ -1,0 +1,128 @@
+"""Public verification endpoints: checkpoints, the log key, proofs, cosigning."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import RegulatorDep, require
+from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, problems
+from ledger.domain import Role
+from ledger.errors import ValidationError
+from ledger.store.sql import OrgRecord
+from ledger.transparency import Transparency
+
+router = APIRouter(prefix="/v1/log", tags=["verification"])
+_TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}, "description": "a signed note"}}
+_MAX_NOTE = 16 * 1024
+
+
+class InclusionOut(BaseModel):
+    index: int
+    size: int
+    leaf_hash: str
+    proof: list[str] = Field(description="hex hashes, bottom-up (RFC 9162 §2.1.3)")
+
+
+class ConsistencyOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[str] = Field(description="hex hashes (RFC 9162 §2.1.4)")
+
+
+class WitnessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vkey: str = Field(min_length=3, max_length=400,
+                      description="witness verifier key name+hash+base64(0x04‖pub)")
+
+
+class WitnessOut(BaseModel):
+    name: str
+    vkey: str
+
+
+def _log(request: Request) -> Transparency:
+    log: Transparency = request.app.state.transparency
+    return log
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse, responses={**_TEXT,
+            **problems(404, 422, 503)}, summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+async def get_checkpoint(
+    request: Request, size: Annotated[int | None, Query(ge=0, le=2**53)] = None
+) -> PlainTextResponse:
+    record = await run_in_threadpool(_log(request).checkpoint, size)
+    return PlainTextResponse(record.note, headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/checkpoint", response_class=PlainTextResponse,
+             responses={**_TEXT, **problems(401, 403, 503)},
+             summary="Publish a checkpoint over the whole log now")
+async def publish_checkpoint(
+    request: Request, _caller: Annotated[OrgRecord, Depends(require(Role.ADMIN, Role.REGULATOR))]
+) -> PlainTextResponse:
+    log = _log(request)
+    await run_in_threadpool(log.publish)
+    record = await run_in_threadpool(log.checkpoint, None)
+    return PlainTextResponse(record.note)
+
+
+@router.get("/key", response_class=PlainTextResponse, responses=_TEXT,
+            summary="The log's verifier key (<name>+<key hash>+<base64 key>)")
+def get_key(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(_log(request).vkey + "\n")
+
+
+@router.get("/proof/inclusion", response_model=InclusionOut, responses=problems(422, 503),
+            summary="Inclusion proof of the entry at index in the tree of size")
+def get_inclusion(
+    request: Request,
+    index: Annotated[int, Query(ge=0, le=2**53)],
+    size: Annotated[int, Query(ge=1, le=2**53)],
+) -> dict[str, Any]:
+    proof = _log(request).inclusion(index, size)
+    return {"index": proof.index, "size": proof.size, "leaf_hash": proof.leaf_hash,
+            "proof": proof.proof}
+
+
+@router.get("/proof/consistency", response_model=ConsistencyOut, response_model_by_alias=True,
+            responses=problems(422, 503),
+            summary="Consistency proof between two tree sizes")
+def get_consistency(
+    request: Request,
+    first: Annotated[int, Query(alias="from", ge=0, le=2**53)],
+    to: Annotated[int, Query(ge=0, le=2**53)],
+) -> dict[str, Any]:
+    proof = _log(request).consistency(first, to)
+    return {"from": proof.first, "to": proof.second, "proof": proof.proof}
+
+
+@router.post("/witnesses", status_code=201, response_model=WitnessOut,
+             responses=WRITE_PROBLEMS, summary="Register your witness key (regulators)")
+def register_witness(body: WitnessIn, request: Request, caller: RegulatorDep) -> dict[str, Any]:
+    verifier = _log(request).register_witness(caller.id, body.vkey)
+    return {"name": verifier.name, "vkey": body.vkey}
+
+
+@router.post("/cosign", response_class=PlainTextResponse,
+             responses={**_TEXT, **READ_PROBLEMS, **problems(409, 413)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/plain": {"schema": {"type": "string"}}}}},
+             summary="Add your witness cosignature to a checkpoint")
+async def cosign(request: Request, caller: RegulatorDep) -> PlainTextResponse:
+    raw = await request.body()
+    if len(raw) > _MAX_NOTE:
+        raise ValidationError("a cosigned checkpoint is at most 16 KiB", pointer="/")
+    try:
+        note = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("the note is not UTF-8 text", pointer="/") from None
+    record = await run_in_threadpool(_log(request).cosign, caller.id, note)
+    return PlainTextResponse(record.note)

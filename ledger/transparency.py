@@ -1,0 +1,263 @@
+"""The public face of the log: signed checkpoints, proofs, witness cosignatures.
+
+Owns what lets someone who trusts nothing check the log: C2SP
+tlog-checkpoint notes signed with the log key (kept as a history, never one
+inconsistent with an earlier one), RFC 9162 inclusion and consistency proofs
+read from the stored perfect subtrees in O(log n) rows, and C2SP
+tlog-cosignature/v1 lines from regulators' witness keys. The math is
+``hashing``'s; this module reads and writes the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hashing import (
+    EMPTY_ROOT,
+    HashingError,
+    consistency_proof,
+    inclusion_proof,
+    nodes_needed_for_consistency,
+    nodes_needed_for_inclusion,
+    nodes_needed_for_root,
+    public_key_bytes,
+    root_at,
+)
+from hashing.checkpoint import checkpoint_body
+from hashing.note import open_checkpoint, sign_note, split_note
+from hashing.note_keys import ALG_COSIGNATURE_V1, Verifier, parse_verifier_key, verifier_key
+from ledger.chain import format_ts
+from ledger.errors import (
+    ChainIntegrityError,
+    ConflictError,
+    DuplicateError,
+    NotFoundError,
+    SignatureError,
+    ValidationError,
+)
+from ledger.store.sql import CheckpointRecord, Reader, SqlStore
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    size: int
+    leaf_hash: str
+    proof: list[str]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    proof: list[str]
+
+
+def _getter(r: Reader, ids: Sequence[tuple[int, int]]) -> Callable[[int, int], bytes]:
+    found = r.nodes(ids)
+
+    def get(level: int, index: int) -> bytes:
+        node = found.get((level, index))
+        if node is None:
+            raise ChainIntegrityError(f"Merkle node ({level}, {index}) is missing")
+        return node
+
+    return get
+
+
+def tree_root(r: Reader, size: int) -> bytes:
+    """Root of the first ``size`` leaves from stored nodes (O(log n) rows)."""
+    if size == 0:
+        return EMPTY_ROOT
+    return root_at(size, _getter(r, nodes_needed_for_root(size)))
+
+
+class Transparency:
+    """Checkpoints, proofs and cosignatures over one store and one log key."""
+
+    def __init__(self, store: SqlStore, key: Ed25519PrivateKey, name: str,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.key = key
+        self.name = name
+        self.clock = clock
+        self.vkey = verifier_key(name, public_key_bytes(key))
+        self.verifier = parse_verifier_key(self.vkey)
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def publish(self) -> CheckpointRecord:
+        """Sign a checkpoint over the whole log, unless the latest covers it.
+
+        Before signing, the stored tree must reproduce the root of the latest
+        checkpoint: the log never signs a history that contradicts one it
+        signed before.
+
+        Raises:
+            ChainIntegrityError: the stored tree disagrees with a signed root.
+        """
+        with self.store.writer() as w:
+            size = w.size()
+            latest = w.latest_checkpoint()
+            if latest is not None and latest.size >= size:
+                return latest
+            if latest is not None:
+                again = tree_root(w, latest.size).hex()
+                if again != latest.root:
+                    raise ChainIntegrityError(
+                        f"the stored tree gives root {again[:16]}… at size {latest.size}, "
+                        f"but checkpoint {latest.size} signed {latest.root[:16]}…; "
+                        "refusing to sign an inconsistent checkpoint"
+                    )
+            root = tree_root(w, size)
+            note = sign_note(checkpoint_body(self.name, size, root), self.name, self.key)
+            record = CheckpointRecord(size, root.hex(), note, format_ts(self.clock()))
+            w.insert_checkpoint(record)
+            return record
+
+    def latest(self) -> CheckpointRecord:
+        """The newest checkpoint (publishing the first one if there is none)."""
+        with self.store.reader() as r:
+            latest = r.latest_checkpoint()
+        return latest if latest is not None else self.publish()
+
+    def checkpoint(self, size: int | None = None) -> CheckpointRecord:
+        """A checkpoint by size (or the latest), with every cosignature line.
+
+        Raises:
+            NotFoundError: no checkpoint of that size was published.
+        """
+        if size is None:
+            record = self.latest()
+        else:
+            with self.store.reader() as r:
+                found = r.checkpoint(size)
+            if found is None:
+                raise NotFoundError(f"no checkpoint of size {size} was published",
+                                    pointer="query:/size")
+            record = found
+        with self.store.reader() as r:
+            lines = r.cosignature_lines(record.size)
+        note = record.note + "".join(line + "\n" for line in lines)
+        return CheckpointRecord(record.size, record.root, note, record.created_at)
+
+    # -- proofs ---------------------------------------------------------------
+
+    def inclusion(self, index: int, size: int) -> InclusionProof:
+        """Inclusion proof of leaf ``index`` in the tree of ``size`` leaves.
+
+        Raises:
+            ValidationError: not 0 <= index < size <= the log's size.
+        """
+        with self.store.reader() as r:
+            current = r.size()
+            if not 0 <= index < size:
+                raise ValidationError(f"index {index} is not inside a tree of size {size}",
+                                      pointer="query:/index")
+            if size > current:
+                raise ValidationError(f"size {size} is beyond the log's {current} entries",
+                                      pointer="query:/size")
+            ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
+            get = _getter(r, ids)
+            proof = inclusion_proof(index, size, get)
+            leaf = get(0, index)
+        return InclusionProof(index, size, leaf.hex(), [p.hex() for p in proof])
+
+    def consistency(self, first: int, second: int) -> ConsistencyProof:
+        """Consistency proof between the trees of ``first`` and ``second`` leaves.
+
+        Raises:
+            ValidationError: not 0 < first <= second <= the log's size (a proof
+                from the empty tree is meaningless, RFC 9162 §2.1.4).
+        """
+        with self.store.reader() as r:
+            current = r.size()
+            if not 0 < first <= second:
+                raise ValidationError(
+                    f"need 0 < from <= to (got from={first}, to={second}); a proof from "
+                    "the empty tree is meaningless", pointer="query:/from")
+            if second > current:
+                raise ValidationError(f"to={second} is beyond the log's {current} entries",
+                                      pointer="query:/to")
+            if first == second:
+                return ConsistencyProof(first, second, [])
+            get = _getter(r, nodes_needed_for_consistency(first, second))
+            proof = consistency_proof(first, second, get)
+        return ConsistencyProof(first, second, [p.hex() for p in proof])
+
+    # -- witnesses ------------------------------------------------------------
+
+    def register_witness(self, org_id: str, vkey: str) -> Verifier:
+        """Register a regulator's witness key (``name+hash+base64(0x04‖pub)``).
+
+        Raises:
+            ValidationError: not a tlog-cosignature/v1 verifier key.
+            DuplicateError: the name is taken.
+        """
+        try:
+            verifier = parse_verifier_key(vkey)
+        except HashingError as exc:
+            raise ValidationError(f"not a verifier key: {exc}", pointer="/vkey") from None
+        if verifier.alg != ALG_COSIGNATURE_V1:
+            raise ValidationError("a witness key has the tlog-cosignature/v1 type (0x04)",
+                                  pointer="/vkey")
+        with self.store.writer() as w:
+            if w.witness(verifier.name) is not None:
+                raise DuplicateError(f"a witness named {verifier.name!r} exists",
+                                     pointer="/vkey")
+            w.insert_witness(verifier.name, org_id, vkey, format_ts(self.clock()))
+        return verifier
+
+    def cosign(self, org_id: str, note: str) -> CheckpointRecord:
+        """Accept a checkpoint cosigned by one of ``org_id``'s witness keys.
+
+        The note must be a checkpoint this log signed, carrying at least one
+        valid tlog-cosignature/v1 line from the org's witnesses; a witness
+        never goes back to a smaller tree than one it cosigned before.
+
+        Raises:
+            SignatureError: bad note, bad log signature or bad cosignature.
+            NotFoundError: the log never signed this checkpoint.
+            ConflictError: a witness cosigning an older checkpoint.
+        """
+        with self.store.reader() as r:
+            witnesses = {v.name: v for v in (parse_verifier_key(k) for k in r.witness_keys(org_id))}
+        if not witnesses:
+            raise NotFoundError("register a witness key first (POST /v1/log/witnesses)")
+        try:
+            checkpoint, opened = open_checkpoint(note, self.verifier, list(witnesses.values()))
+        except HashingError as exc:
+            raise SignatureError(f"the cosigned checkpoint does not verify: {exc}") from None
+        stamps = opened.cosignatures
+        if not stamps:
+            raise SignatureError("no cosignature from your witness keys is on the note")
+        _, lines = split_note(note)
+        with self.store.writer() as w:
+            stored = w.checkpoint(checkpoint.size)
+            if stored is None or stored.root != checkpoint.root.hex():
+                raise NotFoundError(f"this log signed no checkpoint of size {checkpoint.size} "
+                                    "with that root")
+            for name, stamp in stamps.items():
+                last = w.last_cosigned_size(name)
+                if last is not None and last > checkpoint.size:
+                    raise ConflictError(
+                        f"witness {name} cosigned size {last} before; it cannot go back "
+                        f"to {checkpoint.size}")
+                line = next(x for x in lines if x.split(" ", 2)[1] == name
+                            and _line_key_matches(x, witnesses[name]))
+                w.save_cosignature(checkpoint.size, name, line, stamp)
+        return self.checkpoint(checkpoint.size)
+
+
+def _line_key_matches(line: str, verifier: Verifier) -> bool:
+    import base64
+
+    try:
+        raw = base64.b64decode(line.split(" ", 2)[2], validate=True)
+    except (ValueError, IndexError):
+        return False
+    return raw[:4] == verifier.key_hash
