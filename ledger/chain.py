@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hashing import canonical_json, leaf_hash
+from hashing import HashingError, canonical_json, leaf_hash
 
 FORMAT_VERSION = 1
 ZERO_HASH = "0" * 64
 _FIELDS = ("v", "seq", "ts", "actor", "item", "type", "data", "prev", "item_prev", "sig")
+_NONE = type(None)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "v": (int,), "seq": (int,), "ts": (str,), "actor": (str,), "item": (str, _NONE),
+    "type": (str,), "data": (dict,), "prev": (str,), "item_prev": (str, _NONE),
+    "sig": (dict, _NONE),
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,10 @@ def build_entry(
         "item_prev": item_prev,
         "sig": sig,
     }
-    body = canonical_json(fields)
+    try:
+        body = canonical_json(fields)
+    except HashingError as exc:
+        raise ValueError(f"cannot canonicalize: {exc}") from exc
     return Entry(seq, ts, actor, item, type, data, prev, item_prev, sig, body,
                  leaf_hash(body).hex())
 
@@ -120,11 +129,15 @@ def parse_entry(body: bytes) -> Entry:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(fields, dict) or set(fields) != set(_FIELDS):
         raise ValueError("fields differ from the entry format")
+    for name, kinds in _FIELD_TYPES.items():
+        # bool is an int in Python but never a valid value of any field.
+        if isinstance(fields[name], bool) or not isinstance(fields[name], kinds):
+            raise ValueError(f"field {name} has the wrong type")
     if fields["v"] != FORMAT_VERSION:
         raise ValueError(f"unknown format version {fields['v']!r}")
     try:
         canonical = canonical_json(fields)
-    except ValueError as exc:
+    except (ValueError, HashingError) as exc:
         raise ValueError(f"cannot canonicalize: {exc}") from None
     if canonical != body:
         raise ValueError("bytes are not the canonical (RFC 8785) form")
