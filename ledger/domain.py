@@ -190,13 +190,8 @@ def check_event(
                 pointer="/data/seq",
             )
         return rule
-    if not _may_act(item, actor, event_type):
-        who = holder.label() if holder is not None else item.holder
-        raise ForbiddenError(
-            f"item {item.id} is held by {who}; only its holder records {event_type}"
-            + (" (it must be transferred to you first)" if event_type == "collected" else ""),
-            holder=item.holder,
-        )
+    # The state first: an illegal transition is refused whoever asks, and a
+    # custody refusal must not suggest a transfer that could not help.
     if item.state not in rule.from_states:
         if item.state in TERMINAL:
             why = f"item {item.id} is {item.state} and its life here has ended"
@@ -207,6 +202,13 @@ def check_event(
                 f"{event_type} follows {wanted}"
             )
         raise IllegalTransitionError(why, state=item.state.value)
+    if not _may_act(item, actor, event_type):
+        who = holder.label() if holder is not None else item.holder
+        raise ForbiddenError(
+            f"item {item.id} is held by {who}; only its holder records {event_type}"
+            + (" (it must be transferred to you first)" if event_type == "collected" else ""),
+            holder=item.holder,
+        )
     return rule
 
 
