@@ -127,7 +127,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         public_base_url="http://retrace.test",
         max_body_bytes=1024 * 1024,
         max_bulk_lines=5000,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -89,7 +89,7 @@ def event(client: TestClient, org: Org, item_id: str, event_type: str,
 def event_data(event_type: str, *, to_org: str = "", kind: str = "battery_pack",
                seq: int = 0) -> dict[str, Any]:
     child_kind = {"battery_pack": "battery_module", "battery_module": "battery_cell"}
-    return {
+    options: dict[str, dict[str, Any]] = {
         "installed": {"vin": "LSVAU2180N2183294"},
         "retired": {"reason": "capacity below 80%"},
         "transferred": {"to_org": to_org},
@@ -103,7 +103,8 @@ def event_data(event_type: str, *, to_org: str = "", kind: str = "battery_pack",
                      "recovered": [{"material": "lithium carbonate", "mass_kg": "18.4"}]},
         "disposed": {"method": "cement co-processing"},
         "corrected": {"seq": seq, "fields": {"reason": "corrected reason"}},
-    }[event_type]
+    }
+    return options[event_type]
 
 
 def to_state(client: TestClient, oem: Org, recycler: Org, item_id: str, state: str) -> None:
