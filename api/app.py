@@ -16,17 +16,30 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.bootstrap import utc_now
 from api.bus import EntryBus
-from api.routes import health, items, log, orgs, pages, transparency
+from api.routes import (
+    health,
+    intake,
+    items,
+    labels,
+    log,
+    orgs,
+    pages,
+    passport,
+    station,
+    transparency,
+)
 from api.settings import Settings, get_settings
-from ledger.chain import Entry
 from hashing import load_private_key
+from ledger.chain import Entry
 from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
@@ -84,10 +97,14 @@ def create_app(settings: Settings) -> FastAPI:
     store = SqlStore(settings.database(), pool_size=settings.db_pool_size)
     redis_url = settings.redis()
     bus = EntryBus(redis_url) if redis_url else None
-    tlog = Transparency(store, load_private_key(settings.log_key_file), settings.log_name,
-                        utc_now)
+    log_key = load_private_key(settings.log_key_file)
+    tlog = Transparency(store, log_key, settings.log_name, utc_now)
+    # The log key file is the service's one secret; idempotent answers are
+    # sealed with a key derived from it (HKDF, its own context string).
+    seed = log_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     ledger = Ledger(store, clock=utc_now,
-                    on_commit=_on_commit(bus, tlog, settings.checkpoint_every))
+                    on_commit=_on_commit(bus, tlog, settings.checkpoint_every),
+                    answer_secret=seed)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -110,9 +127,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.bus = bus
     app.state.templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
     problems.install(app)
-    for router in (health.router, orgs.router, items.router, log.router,
-                   transparency.router, pages.router):
+    for router in (health.router, orgs.router, items.router, labels.router, intake.router,
+                   log.router, transparency.router, pages.router, passport.router,
+                   station.router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     # Added first, so it sits inside the request-id middleware: a body over the limit
     # raises straight into the route (413), not wrapped by that middleware's task group.

@@ -95,12 +95,16 @@ def install(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             kind = err.get("type", "")
+            loc = tuple(err.get("loc", ()))
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             if kind == "json_invalid":
-                message = f"the body is not valid JSON: {err.get('ctx', {}).get('error', '')}"
+                # loc ends in a character offset, not a JSON pointer step
+                message = (f"the body is not valid JSON at character {loc[-1]}: "
+                           f"{err.get('ctx', {}).get('error', '')}")
+                loc = loc[:1]
             elif kind == "extra_forbidden":
                 message = "unknown field"
-            problems.append({"pointer": _pointer(tuple(err.get("loc", ()))), "detail": message})
+            problems.append({"pointer": _pointer(loc), "detail": message})
         first = problems[0] if problems else {"pointer": "/", "detail": "invalid request"}
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         status = 400 if malformed else 422
@@ -112,7 +116,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
+        titles = {400: "Malformed JSON", 404: "Not found", 405: "Method not allowed",
+                  413: "Request too large"}
         title = titles.get(exc.status_code, "HTTP error")
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":

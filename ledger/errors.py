@@ -107,6 +107,20 @@ class DuplicateError(ConflictError):
     title = "Already exists"
 
 
+class DuplicateInDeliveryError(ConflictError):
+    """An item was scanned twice in one delivery; the first line counts."""
+
+    code = "duplicate-in-delivery"
+    title = "Scanned twice in this delivery"
+
+
+class AmbiguousScanError(ConflictError):
+    """A scanned code or serial matches items of more than one kind."""
+
+    code = "ambiguous-scan"
+    title = "Scan matches more than one item"
+
+
 class IdempotencyConflictError(ConflictError):
     """An Idempotency-Key was reused with a different request."""
 

@@ -24,6 +24,7 @@ from ledger.errors import ValidationError
 
 _DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$")
 _MAX_TEXT = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot hold them
 
 
 def _decimal_string(value: Any) -> str:
@@ -85,6 +86,8 @@ def _check_attribute_value(path: str, value: Any) -> None:
         )
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
         raise ValueError(f"{path}: integer too large to be exact in JSON")
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise ValueError(f"{path}: not valid Unicode text (a lone surrogate)")
     if isinstance(value, dict):
         for key, inner in value.items():
             _check_attribute_value(f"{path}/{key}", inner)

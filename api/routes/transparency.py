@@ -17,7 +17,9 @@ from ledger.store.sql import OrgRecord
 from ledger.transparency import Transparency
 
 router = APIRouter(prefix="/v1/log", tags=["verification"])
-_TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}, "description": "a signed note"}}
+_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {}}, "description": "a signed note"}
+}
 _MAX_NOTE = 16 * 1024
 
 
@@ -53,8 +55,9 @@ def _log(request: Request) -> Transparency:
     return log
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse, responses={**_TEXT,
-            **problems(404, 422, 503)}, summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+@router.get("/checkpoint", response_class=PlainTextResponse,
+            responses={**_TEXT, **problems(404, 422, 503)},
+            summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
 async def get_checkpoint(
     request: Request, size: Annotated[int | None, Query(ge=0, le=2**53)] = None
 ) -> PlainTextResponse:

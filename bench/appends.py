@@ -1,0 +1,608 @@
+"""Appends per second through the API, beside the single-core limit of the same run.
+
+Run by hand (not part of the test suite), from the repository root:
+
+    python bench/appends.py                      # both backends
+    python bench/appends.py --backends sqlite --duration 5
+    python bench/appends.py --profile            # also py-spy the server's workers
+
+For each backend it makes a scratch database (a temporary SQLite file, or a
+PostgreSQL database ``retrace_bench_<random>`` that is dropped afterwards),
+starts ``retrace serve --workers 2`` on it and measures:
+
+* single: one entry per request, POST /v1/items, ``wrk`` with 8 connections
+  (bench/register.lua makes a unique PV serial per request);
+* bulk: POST /v1/items/bulk with 5,000-line JSON Lines bodies, a few requests.
+
+Each figure is printed beside the raw limit measured in the same run: building
+the same number of similar entries (canonical JSON + SHA-256, chained, with
+``ledger.chain.build_entry``) on one core with no storage. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from ledger.chain import ZERO_HASH, build_entry
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "register.lua"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+READY_TIMEOUT_S = 60.0
+TARGETS = {
+    ("postgresql", "bulk"): 5000.0,
+    ("sqlite", "single"): 500.0,
+    ("postgresql", "single"): 500.0,
+}
+
+
+# -- the raw limit: build entries with no storage -------------------------------
+
+
+def raw_limit(count: int, template: dict[str, Any], repeats: int = 3) -> float:
+    """Entries per second building ``count`` chained entries like ``template`` (best run).
+
+    At least ``repeats`` runs and at least half a second in all, so small counts are
+    not timed once on a cold cache.
+    """
+    best = float("inf")
+    now = datetime.now(UTC)
+    attributes = dict(template["data"].get("attributes", {}))
+    spent = 0.0
+    for attempt in range(repeats * 20):
+        if attempt >= repeats and spent > 0.5:
+            break
+        prev = ZERO_HASH
+        start = time.perf_counter()
+        for seq in range(count):
+            data = {"kind": "pv_module", "code": f"PV-LIMIT-{seq}", "attributes": dict(attributes)}
+            entry = build_entry(
+                seq=seq,
+                now=now,
+                actor=template["actor"],
+                item=template["item"],
+                type="registered",
+                data=data,
+                prev=prev,
+                item_prev=None,
+            )
+            prev = entry.hash
+        took = time.perf_counter() - start
+        spent += took
+        best = min(best, took)
+    return count / best
+
+
+# -- the server ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """``retrace serve`` in its own process group, output to a log file."""
+
+    env: dict[str, str]
+    workdir: Path
+    workers: int
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "server.log"
+
+    def __enter__(self) -> Server:
+        retrace = Path(sys.executable).with_name("retrace")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(retrace),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    started = self.log_path.read_text().count("Application startup complete")
+                    if (
+                        started >= self.workers
+                        and client.get(f"{self.url}/readyz").status_code == 200
+                    ):
+                        return
+                time.sleep(0.1)
+        raise RuntimeError(f"server not ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children running multiprocessing's spawn_main)."""
+        assert self.process is not None
+        if self.workers == 1:
+            return [self.process.pid]
+        pids = []
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        for pid in children.read_text().split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                pids.append(int(pid))
+        return pids
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=15)
+        self.process = None
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
+    """A new, empty database on ``backend``; the PostgreSQL one is dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    name = f"retrace_bench_{secrets.token_hex(5)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- profiling (optional) -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def profiled(server: Server, seconds: float, out: Path, enabled: bool) -> Iterator[None]:
+    """py-spy every worker for ``seconds`` while the block runs (collapsed stacks)."""
+    if not enabled:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    procs = []
+    for pid in server.worker_pids():
+        procs.append(
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(max(1, int(seconds))),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out.with_suffix(f".{pid}.txt")),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        yield
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+_CATEGORIES = [
+    (
+        "commit (SQLite fsync, PostgreSQL round trip)",
+        re.compile(r"method 'commit'|do_commit|_commit_impl"),
+    ),
+    ("db driver: execute / wait", re.compile(r"psycopg|sqlite3|do_execute|do_executemany")),
+    ("sqlalchemy: compile / rows", re.compile(r"sqlalchemy")),
+    ("canonical json + hash", re.compile(r"canonical|rfc8785|orjson|leaf_hash|sha256")),
+    ("pydantic / validation", re.compile(r"pydantic|parse_model|validate")),
+    ("json encode/decode", re.compile(r"json/(encoder|decoder|__init__)")),
+    ("logging (structlog)", re.compile(r"structlog|logging")),
+    ("http: uvicorn/starlette/fastapi", re.compile(r"uvicorn|starlette|fastapi|h11|httptools")),
+    ("asyncio / threads", re.compile(r"asyncio|threading|concurrent|anyio")),
+]
+
+
+# A frame of our own code, as py-spy names it: "Ledger.execute (ledger/service.py:190)".
+_OURS = re.compile(r"^(.*) \(((?:ledger|api|hashing|labels)/[\w/]+\.py):\d+\)$")
+
+
+def summarize_profile(files: list[Path], top: int = 12) -> str:
+    """Where the workers' samples went: by leaf category and by our own functions."""
+    leaf: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    categories: collections.Counter[str] = collections.Counter()
+    total = 0
+    for path in files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue
+            count = int(count_text)
+            total += count
+            frames = stack.split(";")
+            leaf[frames[-1]] += count
+            for name, pattern in _CATEGORIES:
+                if pattern.search(frames[-1]):
+                    categories[name] += count
+                    break
+            else:
+                categories["other"] += count
+            mine = {_OURS.sub(r"\1 (\2)", f) for f in frames if _OURS.search(f)}
+            for name in mine:
+                ours[name] += count
+    if not total:
+        return "  (no samples)"
+    lines = [f"  {total} samples over the workers"]
+    lines.append("  by where the sample was (leaf frame):")
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in categories.most_common()]
+    lines.append("  our functions, inclusive:")
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in ours.most_common(top)]
+    lines.append("  hottest leaf frames:")
+    lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
+    return "\n".join(lines)
+
+
+# -- the measurements ------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    backend: str
+    mode: str
+    entries: int
+    seconds: float
+    limit: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.entries / self.seconds if self.seconds else 0.0
+
+
+def register_one(ledger: Any, org: Any, raw: dict[str, Any], tx: Any) -> dict[str, Any]:
+    view: dict[str, Any] = tx.view(ledger.register(tx, org, raw))
+    return view
+
+
+def created(out: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return 201, out
+
+
+def service_appends(database_url: str, org_name: str, count: int) -> float:
+    """Seconds for ``count`` single registrations in-process: one thread, no HTTP.
+
+    The same write as POST /v1/items (``Ledger.execute`` of register + view), so
+    the gap to the ``single`` row is the HTTP and concurrency cost, and this row
+    is the ceiling of one-entry-per-request appends (they are serialized).
+    """
+    from api.bootstrap import utc_now
+    from ledger.service import Ledger
+    from ledger.store.sql import SqlStore
+
+    store = SqlStore(database_url)
+    try:
+        ledger = Ledger(store, clock=utc_now)
+        with store.reader() as r:
+            org = r.org_by_name(org_name)
+        assert org is not None
+        start = time.perf_counter()
+        for n in range(count):
+            raw = {
+                "kind": "pv_module",
+                "code": f"PV-inproc-{n}",
+                "attributes": {"mass_kg": "22.5", "rated_power_w": "405"},
+            }
+            ledger.execute(partial(register_one, ledger, org, raw), created, None)
+        return time.perf_counter() - start
+    finally:
+        store.dispose()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def run_wrk(
+    server: Server, key: str, prefix: str, seconds: float, threads: int, connections: int
+) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_API_KEY": key, "BENCH_PREFIX": prefix}
+    done = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            f"{server.url}/v1/items",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+            return result
+    raise RuntimeError(
+        f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+    )
+
+
+def bulk_body(prefix: str, lines: int) -> bytes:
+    return b"\n".join(
+        json.dumps(
+            {
+                "kind": "pv_module",
+                "code": f"PV-{prefix}-{i}",
+                "attributes": {"mass_kg": "22.5", "rated_power_w": "405"},
+            }
+        ).encode()
+        for i in range(lines)
+    )
+
+
+def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list[Row]:
+    rows: list[Row] = []
+    with scratch_database(backend, workdir) as database_url:
+        admin_key = f"rtr_bench_{secrets.token_urlsafe(24)}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RETRACE_")}
+        env.update(
+            {
+                "RETRACE_DATABASE_URL": database_url,
+                "RETRACE_ENVIRONMENT": "test",
+                "RETRACE_LOG_KEY_FILE": str(workdir / "log.key"),
+                "RETRACE_BOOTSTRAP_ADMIN_KEY": admin_key,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        with (
+            Server(env, workdir, args.workers) as server,
+            httpx.Client(base_url=server.url, timeout=600.0) as api,
+        ):
+            orgs = {}
+            for role in ("oem", "regulator"):
+                made = api.post(
+                    "/v1/orgs",
+                    headers=bearer(admin_key),
+                    json={"name": f"bench {role}", "role": role, "region": "CN"},
+                )
+                made.raise_for_status()
+                orgs[role] = made.json()["api_key"]
+            oem = orgs["oem"]
+
+            # Single appends through wrk, after a short warm-up.
+            run_wrk(server, oem, "warm", 1, args.threads, args.connections)
+            with profiled(server, args.duration, workdir / f"{backend}-single", args.profile):
+                result = run_wrk(
+                    server, oem, "single", args.duration, args.threads, args.connections
+                )
+            sample = api.get(
+                "/v1/log/entries",
+                params={"start": 10, "limit": 1},
+                headers=bearer(orgs["regulator"]),
+            ).json()["entries"][0]
+            seconds = result["duration_us"] / 1e6
+            lat = result["latency_us"]
+            note = (
+                f"c={args.connections} p50 {lat['p50'] / 1000:.1f} ms, "
+                f"p99 {lat['p99'] / 1000:.1f} ms"
+            )
+            errors = {k: v for k, v in result["errors"].items() if v}
+            if result["other"] or errors:
+                note += f"; non-201: {result['other']} {result['other_statuses']} {errors}"
+            rows.append(
+                Row(
+                    backend,
+                    "single",
+                    result["created"],
+                    seconds,
+                    raw_limit(result["created"], sample),
+                    note,
+                )
+            )
+
+            # Bulk registration: a few large requests, one after another.
+            body_lines = args.bulk_lines
+            times = []
+            accepted = 0
+            bodies = [bulk_body(f"bulk{n}", body_lines) for n in range(args.bulk_requests)]
+            bulk_seconds = args.bulk_requests * body_lines / 2000 + 5
+            with profiled(server, bulk_seconds, workdir / f"{backend}-bulk", args.profile):
+                for body in bodies:
+                    start = time.perf_counter()
+                    answer = api.post(
+                        "/v1/items/bulk",
+                        content=body,
+                        headers={**bearer(oem), "Content-Type": "application/x-ndjson"},
+                    )
+                    times.append(time.perf_counter() - start)
+                    answer.raise_for_status()
+                    accepted += answer.json()["accepted"]
+            note = (
+                f"{args.bulk_requests} x {body_lines} lines; per request "
+                f"{min(times):.2f}-{max(times):.2f} s"
+            )
+            if accepted != args.bulk_requests * body_lines:
+                note += f"; only {accepted} accepted"
+            rows.append(
+                Row(backend, "bulk", accepted, sum(times), raw_limit(accepted, sample), note)
+            )
+
+            start = time.perf_counter()
+            verify = api.get("/v1/log/verify", headers=bearer(orgs["regulator"])).json()
+            took = time.perf_counter() - start
+            if not verify["ok"]:
+                raise RuntimeError(f"the log does not verify after the run: {verify}")
+            print(
+                f"  {backend}: log verifies, {verify['size']} entries "
+                f"({verify['size'] / took:,.0f} entries/s through GET /v1/log/verify)",
+                flush=True,
+            )
+        # With the server stopped: the serialized write path alone.
+        count = args.inproc
+        rows.append(
+            Row(
+                backend,
+                "inproc",
+                count,
+                service_appends(database_url, "bench oem", count),
+                raw_limit(count, sample),
+                "one thread, no HTTP: Ledger.execute per entry",
+            )
+        )
+    if args.profile:
+        for mode in ("single", "bulk"):
+            files = sorted(workdir.glob(f"{backend}-{mode}.*.txt"))
+            print(f"\n  profile of the {backend} workers during {mode}:")
+            print(summarize_profile(files))
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'backend':<11}{'mode':<8}{'entries':>9}{'seconds':>9}{'entries/s':>11}"
+        f"{'limit/s':>10}{'ratio':>8}{'target':>8}  {'':<4} notes"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        target = TARGETS.get((row.backend, row.mode))
+        verdict = "" if target is None else ("ok" if row.rate >= target else "MISS")
+        target_text = "" if target is None else f"{target:,.0f}"
+        print(
+            f"{row.backend:<11}{row.mode:<8}{row.entries:>9,}{row.seconds:>9.2f}"
+            f"{row.rate:>11,.0f}{row.limit:>10,.0f}{row.rate / row.limit:>8.1%}"
+            f"{target_text:>8}  {verdict:<4} {row.note}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--duration", type=float, default=10.0, help="wrk seconds")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--bulk-lines", type=int, default=5000, help="lines per bulk request")
+    parser.add_argument("--bulk-requests", type=int, default=4, help="bulk requests")
+    parser.add_argument(
+        "--inproc",
+        type=int,
+        default=300,
+        help="single appends in-process (no HTTP) after the server stops",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the workers with py-spy and print where the time goes",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    rows: list[Row] = []
+    workdir = Path(tempfile.mkdtemp(prefix="retrace-bench-"))
+    try:
+        for backend in args.backends.split(","):
+            backend_dir = workdir / backend
+            backend_dir.mkdir()
+            print(f"benchmarking {backend} ...", flush=True)
+            rows += bench_backend(backend, args, backend_dir)
+    finally:
+        if args.keep:
+            print(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(rows)
+    print(
+        f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cores"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
