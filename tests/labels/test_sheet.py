@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -258,15 +257,13 @@ def test_url_too_long_for_small_labels_is_refused() -> None:
         render_sheet_pdf([make_info()], base, SheetLayout.a4(columns=4, rows=10))
 
 
-def test_thousand_labels_in_well_under_ten_seconds(
+def test_thousand_label_sheet_is_whole(
     tmp_path: Path, pdftoppm: Rasterise, decode: Decode
 ) -> None:
+    # Its speed is measured in bench/labels.py, not asserted here.
     layout = SheetLayout.a4()
     infos = (make_info(n) for n in range(1000))
-    started = time.perf_counter()
     data = render_sheet_pdf(infos, BASE_URL, layout)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 10, f"1,000 labels took {elapsed:.1f} s"
     pdf = tmp_path / "thousand.pdf"
     pdf.write_bytes(data)
     assert page_count(pdf) == math.ceil(1000 / 24)

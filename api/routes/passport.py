@@ -1,0 +1,361 @@
+"""The passport page a QR label opens: ``GET /p/{id}``, HTML or JSON.
+
+Reads the item, its entries, the latest signed checkpoint and the inclusion
+proofs, hands them to ``ledger.passport`` (access tier and history check) and
+renders the result: HTML for browsers, JSON for ``Accept: application/json``.
+The reader's key comes from ``Authorization: Bearer`` or, for browsers, from
+the ``key`` cookie the scan station's sign-in sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from api.deps import LedgerDep
+from api.routes.common import problems
+from labels import kind_name
+from ledger.chain import Entry, StoredEntry, parse_entry
+from ledger.domain import Item, Org
+from ledger.errors import AuthError, NotFoundError
+from ledger.passport import (
+    Access,
+    access_for,
+    build_passport,
+    successors,
+    verify_item_history,
+)
+from ledger.service import Ledger, render_item
+from ledger.store.sql import OrgRecord, Reader
+from ledger.transparency import Transparency
+
+router = APIRouter(tags=["passport"])
+KEY_COOKIE = "key"
+MAX_ID_LENGTH = 64
+# Described as in ``api.deps``: OpenAPI keeps one ``HTTPBearer`` scheme for both.
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
+
+EVENT_NAMES = {
+    "registered": "Registered",
+    "installed": "Installed",
+    "retired": "Retired",
+    "transferred": "Custody transferred",
+    "collected": "Collected",
+    "assessed": "Assessed",
+    "repurposed": "Repurposed",
+    "dismantled": "Dismantled",
+    "recycled": "Recycled",
+    "disposed": "Disposed",
+    "corrected": "Entry corrected",
+}
+STATE_NAMES = {
+    "registered": "Registered",
+    "in_service": "In service",
+    "retired": "Retired",
+    "collected": "Collected by a recycler",
+    "assessed": "Assessed by a recycler",
+    "repurposed": "Repurposed: a second life as a new item",
+    "dismantled": "Dismantled into parts",
+    "recycled": "Recycled",
+    "disposed": "Disposed",
+}
+_FACT_LABELS = {
+    "site": "Site",
+    "mass_kg": "Measured mass",
+    "input_mass_kg": "Input mass",
+    "soh_pct": "State of health",
+    "grade": "Grade",
+    "reason": "Reason",
+    "date": "Date",
+    "to_org": "To",
+    "vin": "Vehicle (VIN)",
+    "new_code": "New code",
+    "application": "Application",
+    "process": "Process",
+    "method": "Method",
+    "recovered": "Recovered",
+    "children": "Parts",
+    "seq": "Corrects entry",
+    "fields": "Corrected fields",
+}
+
+
+class PassportLink(BaseModel):
+    id: str
+    kind: str | None
+    code: str | None
+    state: str | None
+
+
+class PassportOrg(BaseModel):
+    name: str
+    role: str | None
+    id: str | None = Field(None, description="regulators only")
+
+
+class PassportItem(BaseModel):
+    id: str
+    kind: str
+    kind_name: str
+    code: str
+    decoded: dict[str, str] | None = Field(description="the GB/T 34014 code decoded")
+    state: str
+    terminal: bool
+    manufacturer: PassportOrg
+    parent: PassportLink | None
+    origin: PassportLink | None
+    children: list[PassportLink]
+    successors: list[PassportLink] = Field(description="the new items of a second life")
+    holder: PassportOrg | None = Field(None, description="with an API key")
+    attributes: dict[str, Any] | None = Field(None, description="with an API key")
+    head: str | None = Field(None, description="regulators only")
+    head_seq: int | None = Field(None, description="regulators only")
+
+
+class PassportEvent(BaseModel):
+    type: str
+    date: str
+    ts: str | None = Field(None, description="with an API key")
+    by: PassportOrg | None = Field(None, description="with an API key")
+    data: dict[str, Any] | None = Field(None, description="with an API key")
+    seq: int | None = Field(None, description="regulators only")
+    actor: str | None = Field(None, description="regulators only")
+    hash: str | None = Field(None, description="regulators only")
+    prev: str | None = Field(None, description="regulators only")
+    item_prev: str | None = Field(None, description="regulators only")
+    sig: dict[str, str] | None = Field(None, description="regulators only")
+    names: dict[str, str] | None = Field(
+        None, description="regulators only: names of the orgs `data` names by id"
+    )
+
+
+class PassportCheckpoint(BaseModel):
+    size: int
+    root: str
+    note: str | None = Field(None, description="regulators only: the signed checkpoint")
+
+
+class PassportVerification(BaseModel):
+    ok: bool = Field(description="entries re-hashed, item chain intact, proofs verified")
+    entries: int
+    proved: int = Field(description="entries proved in the signed checkpoint")
+    pending: int = Field(description="entries newer than the checkpoint")
+    problem: str | None
+    checkpoint: PassportCheckpoint
+
+
+class Passport(BaseModel):
+    access: Access = Field(description="public, interested (any API key) or regulator")
+    item: PassportItem
+    timeline: list[PassportEvent]
+    verification: PassportVerification
+
+
+def _wants_json(request: Request) -> bool:
+    """Content negotiation between HTML (the default) and JSON, by q-value."""
+    best: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        kind = (
+            "json"
+            if media == "application/json" or media.endswith("+json")
+            else "html"
+            if media in {"text/html", "application/xhtml+xml"}
+            else None
+        )
+        if kind is not None:
+            best[kind] = max(best.get(kind, 0.0), q)
+    return best.get("json", 0.0) > best.get("html", 0.0)
+
+
+def _reader_org(
+    ledger: Ledger, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[OrgRecord | None, bool]:
+    """The reader's org and whether a stale ``key`` cookie came along.
+
+    A bad ``Authorization`` header is refused (401); a bad cookie only means
+    the public passport, since a browser cannot fix it by itself.
+    """
+    if credentials is not None and credentials.credentials:
+        return ledger.authenticate(credentials.credentials), False
+    cookie = request.cookies.get(KEY_COOKIE)
+    if not cookie:
+        return None, False
+    try:
+        return ledger.authenticate(cookie), False
+    except AuthError:
+        return None, True
+
+
+def _parsed(rows: Sequence[StoredEntry]) -> list[Entry]:
+    """The entries whose bytes parse; the history check reports the others."""
+    out = []
+    for row in rows:
+        try:
+            out.append(parse_entry(row.body))
+        except ValueError:
+            continue
+    return out
+
+
+def _orgs(r: Reader, item: Item, entries: Sequence[Entry]) -> dict[str, Org]:
+    ids = {item.manufacturer, item.holder}
+    for entry in entries:
+        ids.add(entry.actor)
+        to_org = entry.data.get("to_org")
+        if isinstance(to_org, str):
+            ids.add(to_org)
+    found = {}
+    for org_id in sorted(ids):
+        record = r.org(org_id)
+        if record is not None:
+            found[org_id] = record.as_actor()
+    return found
+
+
+def _read(
+    ledger: Ledger, tlog: Transparency, item_id: str, access: Access
+) -> dict[str, Any] | None:
+    with ledger.store.reader() as r:
+        item = r.item(item_id) if len(item_id) <= MAX_ID_LENGTH else None
+        if item is None:
+            return None
+        rows = r.item_entries(item_id)
+        children = r.children(item_id)
+        entries = _parsed(rows)
+        orgs = _orgs(r, item, entries)
+        linked_ids = [
+            *children,
+            *successors(entries),
+            *(i for i in (item.parent, item.origin) if i),
+        ]
+        linked = r.items_by_ids(linked_ids)
+    # Read after the rows: it may cover more of the log than they show, never less
+    # than it covered before, and entries newer than it are reported as pending.
+    checkpoint = tlog.checkpoint(None)
+    proofs = {
+        row.seq: tlog.inclusion(row.seq, checkpoint.size).proof
+        for row in rows
+        if row.seq < checkpoint.size
+    }
+    check = verify_item_history(item, rows, checkpoint.note, tlog.verifier, proofs)
+    view = build_passport(
+        item, entries, children, orgs, linked, check, access, render_item(item, children)["decoded"]
+    )
+    view["item"]["kind_name"] = kind_name(item.kind.value)
+    if access is Access.REGULATOR:
+        view["verification"]["checkpoint"]["note"] = checkpoint.note
+    return view
+
+
+def _facts(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """The key data of a timeline event, as (label, value) lines for the page."""
+    data = event.get("data") or {}
+    names = event.get("names") or {}
+    out = []
+    for key, value in data.items():
+        if key not in _FACT_LABELS:
+            continue
+        if key in {"mass_kg", "input_mass_kg"}:
+            text = f"{value} kg"
+        elif key == "soh_pct":
+            text = f"{value} %"
+        elif key == "recovered" and isinstance(value, list):
+            text = ", ".join(
+                f"{r.get('material')} {r.get('mass_kg')} kg" for r in value if isinstance(r, dict)
+            )
+        elif key == "children" and isinstance(value, list):
+            text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        elif key in names:
+            text = f"{names[key]} ({value})"
+        elif key == "fields" and isinstance(value, dict):
+            text = ", ".join(f"{k} = {v}" for k, v in value.items())
+        else:
+            text = str(value)
+        out.append((_FACT_LABELS[key], text))
+    return out
+
+
+def _kind_word(kind: str | None) -> str:
+    return kind_name(kind) if kind else "Item"
+
+
+def _headers(access: Access) -> dict[str, str]:
+    # The page differs by key and by Accept; only the public tier may be cached.
+    cache = "no-cache" if access is Access.PUBLIC else "private, no-store"
+    return {"Vary": "Accept, Authorization, Cookie", "Cache-Control": cache}
+
+
+_RESPONSES = problems(401, 404)
+_RESPONSES[200] = {
+    "content": {"text/html": {}},
+    "description": "the passport (HTML by default; JSON with `Accept: application/json`)",
+}
+_RESPONSES[404]["content"] = {"application/problem+json": {}, "text/html": {}}
+
+
+@router.get(
+    "/p/{item_id}",
+    response_model=Passport,
+    responses=_RESPONSES,
+    summary="The passport a QR label opens; what it shows depends on the API key",
+)
+def passport(
+    item_id: str,
+    request: Request,
+    ledger: LedgerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
+    org, stale = _reader_org(ledger, request, credentials)
+    access = access_for(org.role if org else None)
+    tlog: Transparency = request.app.state.transparency
+    view = _read(ledger, tlog, item_id, access)
+    as_json = _wants_json(request)
+    if view is None:
+        if as_json:
+            raise NotFoundError(f"no item {item_id}")
+        response: Response = request.app.state.templates.TemplateResponse(
+            request,
+            "passport.html",
+            {"missing": item_id[:MAX_ID_LENGTH], "org": org},
+            status_code=404,
+            headers=_headers(access),
+        )
+    elif as_json:
+        response = JSONResponse(view, headers=_headers(access))
+    else:
+        timeline = [
+            {**event, "name": EVENT_NAMES.get(event["type"], event["type"]), "facts": _facts(event)}
+            for event in view["timeline"]
+        ]
+        response = request.app.state.templates.TemplateResponse(
+            request,
+            "passport.html",
+            {
+                "p": view,
+                "item": view["item"],
+                "timeline": timeline,
+                "check": view["verification"],
+                "org": org,
+                "stale_key": stale,
+                "state_name": STATE_NAMES.get(view["item"]["state"], view["item"]["state"]),
+                "kind_word": _kind_word,
+            },
+            headers=_headers(access),
+        )
+    if stale:
+        response.delete_cookie(KEY_COOKIE, path="/p")
+    return response

@@ -1,0 +1,294 @@
+"""An item's passport: who may see what, and an independent check of its history.
+
+Owns two rules of the passport page a QR label opens:
+
+* **Access tiers.** As in the EU battery passport (Regulation (EU) 2023/1542,
+  Annex XIII), passport data falls in three groups: what the public sees, what
+  persons with a legitimate interest see (repairers, second-life operators,
+  recyclers, the economic operators in the chain), and what authorities see.
+  Here: the public sees the item's identity, its manufacturer, its state, and
+  the types and dates of its events; any API key of an org in the chain adds
+  custody, attributes and the event data (sites, masses, grades); a regulator
+  sees everything, the actors' ids and the entries' hashes included.
+* **History check.** The item's entries are re-hashed from their stored bytes,
+  their ``item_prev`` chain is followed from the registration to the item's
+  recorded head, the checkpoint's signature is checked with the log key and
+  each covered entry's inclusion proof is verified against the signed root.
+  Nothing stored is trusted because it was stored: the hash columns, the
+  Merkle nodes behind a proof and the projection row are all checked against
+  something recomputed or signed.
+
+Pure: the caller reads the rows, the checkpoint and the proofs and hands them
+in. Words for kinds and events, and HTML, are the API's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hashing import HashingError, leaf_hash, open_checkpoint, verify_inclusion
+from hashing.note_keys import Verifier
+from ledger.chain import Entry, StoredEntry, parse_entry
+from ledger.domain import REGISTERED, TERMINAL, Item, Org, Role
+
+
+class Access(StrEnum):
+    """What a reader of a passport may see (EU 2023/1542 Annex XIII's groups)."""
+
+    PUBLIC = "public"
+    INTERESTED = "interested"  # a person with a legitimate interest
+    REGULATOR = "regulator"  # an authority
+
+
+def access_for(role: Role | None) -> Access:
+    """The tier of a reader: no key is the public; a regulator sees everything."""
+    if role is None:
+        return Access.PUBLIC
+    return Access.REGULATOR if role is Role.REGULATOR else Access.INTERESTED
+
+
+# Event data kept from readers with a legitimate interest: a vehicle
+# identification number can identify the vehicle's keeper (personal data).
+_PERSONAL_FIELDS = frozenset({"vin"})
+# Event data fields that name an org: shown by name below the regulator tier.
+_ORG_FIELDS = frozenset({"to_org"})
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """The outcome of checking one item's history.
+
+    Attributes:
+        ok: every check held (entries newer than the checkpoint are pending,
+            not failures).
+        entries: how many entries the item has.
+        proved: entries proved to be in the signed checkpoint.
+        pending: entries newer than the checkpoint (proved once it covers them).
+        checkpoint_size: tree size of the checkpoint the proofs are against.
+        checkpoint_root: its root (hex), as signed.
+        problem: the first thing that failed, in words, or None.
+    """
+
+    ok: bool
+    entries: int
+    proved: int
+    pending: int
+    checkpoint_size: int
+    checkpoint_root: str
+    problem: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "proved": self.proved,
+            "pending": self.pending,
+            "problem": self.problem,
+            "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root},
+        }
+
+
+def verify_item_history(
+    item: Item,
+    rows: Sequence[StoredEntry],
+    note: str,
+    log_key: Verifier,
+    proofs: Mapping[int, Sequence[str]],
+) -> HistoryCheck:
+    """Check an item's entries, their chain and their inclusion in the log.
+
+    Args:
+        item: the item as the projection holds it (its ``head`` is checked).
+        rows: the item's stored entries in ``seq`` order.
+        note: the latest signed checkpoint (C2SP tlog-checkpoint).
+        log_key: the log's verifier key; the note must carry its signature.
+        proofs: inclusion proofs (hex, bottom-up) by ``seq``, against the
+            checkpoint's size, for the entries it covers.
+
+    Returns:
+        The ``HistoryCheck``; ``problem`` names the first failure. Never raises
+        for bad data: a failure is a result the page shows.
+    """
+    size, root_hex, problem = 0, "", None
+    root = b""
+    try:
+        checkpoint, _ = open_checkpoint(note, log_key)
+        size, root = checkpoint.size, checkpoint.root
+        root_hex = root.hex()
+    except HashingError as exc:
+        problem = f"the checkpoint does not verify with the log key: {exc}"
+    proved = pending = 0
+    previous: str | None = None
+    for row in rows:
+        if problem is not None:
+            break
+        problem = _check_entry(item, row, previous)
+        if problem is not None:
+            break
+        computed = leaf_hash(row.body)
+        previous = computed.hex()
+        if row.seq >= size:
+            pending += 1
+            continue
+        try:
+            path = [bytes.fromhex(h) for h in proofs.get(row.seq, ())]
+            verify_inclusion(row.seq, size, computed, path, root)
+        except (ValueError, HashingError) as exc:
+            problem = f"entry {row.seq} is not proved in the checkpoint of size {size}: {exc}"
+            break
+        proved += 1
+    if problem is None:
+        if not rows:
+            problem = "the item has no entries"
+        elif previous != item.head:
+            problem = (
+                "the item's recorded head is not the hash of its last entry "
+                "(an entry is missing or was replaced)"
+            )
+    return HistoryCheck(
+        ok=problem is None,
+        entries=len(rows),
+        proved=proved,
+        pending=pending,
+        checkpoint_size=size,
+        checkpoint_root=root_hex,
+        problem=problem,
+    )
+
+
+def _check_entry(item: Item, row: StoredEntry, previous: str | None) -> str | None:
+    computed = leaf_hash(row.body).hex()
+    if computed != row.hash:
+        return f"entry {row.seq}: the stored hash is not the hash of its bytes"
+    try:
+        entry = parse_entry(row.body)
+    except ValueError as exc:
+        return f"entry {row.seq}: its bytes are not a valid entry ({exc})"
+    if entry.seq != row.seq or entry.item != item.id:
+        return f"entry {row.seq}: its bytes name seq {entry.seq} of item {entry.item}"
+    if previous is None and entry.type != REGISTERED:
+        return f"entry {row.seq}: the first entry of an item is {REGISTERED}, not {entry.type}"
+    if entry.item_prev != previous:
+        return f"entry {row.seq}: item_prev does not link to the item's previous entry"
+    return None
+
+
+# -- the passport, filtered to the reader's tier -----------------------------------
+
+
+def _org(org_id: str, orgs: Mapping[str, Org], access: Access) -> dict[str, Any]:
+    org = orgs.get(org_id)
+    out: dict[str, Any] = {
+        "name": org.name if org else "unknown org",
+        "role": org.role.value if org else None,
+    }
+    if access is Access.REGULATOR:
+        out["id"] = org_id
+    return out
+
+
+def _link(item_id: str, linked: Mapping[str, Item]) -> dict[str, Any]:
+    found = linked.get(item_id)
+    return {
+        "id": item_id,
+        "kind": found.kind.value if found else None,
+        "code": found.code if found else None,
+        "state": found.state.value if found else None,
+    }
+
+
+def _data_for(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str, Any]:
+    if access is Access.REGULATOR:
+        # Exactly the signed data, so the entry's bytes can be rebuilt and re-hashed.
+        return dict(entry.data)
+    data = {k: v for k, v in entry.data.items() if k not in _PERSONAL_FIELDS}
+    for name in _ORG_FIELDS & set(data):
+        data[name] = _org(str(data[name]), orgs, access)["name"]
+    return data
+
+
+def _event(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str, Any]:
+    if access is Access.PUBLIC:
+        return {"type": entry.type, "date": entry.ts[:10]}
+    out: dict[str, Any] = {
+        "type": entry.type,
+        "date": entry.ts[:10],
+        "ts": entry.ts,
+        "by": _org(entry.actor, orgs, access),
+        "data": _data_for(entry, orgs, access),
+    }
+    if access is Access.REGULATOR:
+        out.update(
+            {
+                "seq": entry.seq,
+                "actor": entry.actor,
+                "hash": entry.hash,
+                "prev": entry.prev,
+                "item_prev": entry.item_prev,
+                "sig": entry.sig,
+                "names": {
+                    name: _org(str(entry.data[name]), orgs, access)["name"]
+                    for name in sorted(_ORG_FIELDS & set(entry.data))
+                },
+            }
+        )
+    return out
+
+
+def successors(entries: Sequence[Entry]) -> list[str]:
+    """Items that carry on this one's life (the new item of ``repurposed``)."""
+    return [
+        str(e.data["new_item"])
+        for e in entries
+        if e.type == "repurposed" and isinstance(e.data.get("new_item"), str)
+    ]
+
+
+def build_passport(
+    item: Item,
+    entries: Sequence[Entry],
+    children: Sequence[str],
+    orgs: Mapping[str, Org],
+    linked: Mapping[str, Item],
+    check: HistoryCheck,
+    access: Access,
+    decoded: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The passport of ``item`` as ``access`` may see it (JSON-ready).
+
+    Args:
+        entries: the item's entries in order.
+        children: ids of the items it contains (or was dismantled into).
+        orgs: the orgs the passport names (manufacturer, holder, actors, recipients).
+        linked: parent, origin, children and successors, by id, for their codes.
+        check: the result of ``verify_item_history``.
+        decoded: the decoded GB/T 34014 code of a battery, else None.
+    """
+    view: dict[str, Any] = {
+        "id": item.id,
+        "kind": item.kind.value,
+        "code": item.code,
+        "decoded": decoded,
+        "state": item.state.value,
+        "terminal": item.state in TERMINAL,
+        "manufacturer": _org(item.manufacturer, orgs, access),
+        "parent": _link(item.parent, linked) if item.parent else None,
+        "origin": _link(item.origin, linked) if item.origin else None,
+        "children": [_link(c, linked) for c in children],
+        "successors": [_link(s, linked) for s in successors(entries)],
+    }
+    if access is not Access.PUBLIC:
+        view["holder"] = _org(item.holder, orgs, access)
+        view["attributes"] = dict(item.attributes)
+    if access is Access.REGULATOR:
+        view["head"] = item.head
+        view["head_seq"] = item.head_seq
+    return {
+        "access": access.value,
+        "item": view,
+        "timeline": [_event(e, orgs, access) for e in entries],
+        "verification": check.to_json(),
+    }
