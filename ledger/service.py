@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ledger import codes, domain
 from ledger.chain import ZERO_HASH, ChainVerifier, Entry, build_entry, format_ts, parse_entry
@@ -22,6 +29,7 @@ from ledger.domain import Item, Role
 from ledger.errors import (
     AuthError,
     DuplicateError,
+    DuplicateInDeliveryError,
     IdempotencyConflictError,
     LedgerError,
     NotFoundError,
@@ -41,9 +49,11 @@ from ledger.events import (
     parse_model,
 )
 from ledger.ids import IdSource
+from ledger.scan import ScanTarget, parse_scan, pick_match
 from ledger.store.sql import IdempotentAnswer, OrgRecord, Reader, SqlStore, Writer
 
 T = TypeVar("T")
+_ORG_CACHE_SIZE = 10_000
 KEY_PREFIX = "rtr_"
 
 
@@ -59,6 +69,44 @@ class Idempotency:
     org_id: str
     key: str
     fingerprint: str
+
+
+class AnswerSeal:
+    """AES-256-GCM for stored idempotent answers, a key per (org, Idempotency-Key).
+
+    The key is HKDF-SHA256 of the service secret, so a copy of the database
+    alone reveals no API key that an org-creation answer carried.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the answer secret needs at least 32 bytes")
+        self._secret = secret
+
+    def _aead(self, idempotency: Idempotency) -> AESGCM:
+        info = b"retrace idempotent answer v1\n" + idempotency.org_id.encode() + b"\n"
+        key = HKDF(algorithm=SHA256(), length=32, salt=None,
+                   info=info + idempotency.key.encode()).derive(self._secret)
+        return AESGCM(key)
+
+    def seal(self, idempotency: Idempotency, plain: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead(idempotency).encrypt(nonce, plain,
+                                                       idempotency.fingerprint.encode())
+
+    def open(self, idempotency: Idempotency, sealed: bytes) -> bytes:
+        """Raises:
+            IdempotencyConflictError: the stored answer cannot be opened (another
+                service secret), so it cannot be replayed.
+        """
+        try:
+            return self._aead(idempotency).decrypt(sealed[:12], sealed[12:],
+                                                   idempotency.fingerprint.encode())
+        except InvalidTag:
+            raise IdempotencyConflictError(
+                "the first answer to this Idempotency-Key cannot be replayed here; "
+                "use a new key"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -98,11 +146,53 @@ class LineResult:
 
 
 @dataclass(frozen=True)
+class IntakeLine:
+    """One line of a delivery: what was scanned (or why it could not be read) and
+    the mass weighed at the dock."""
+
+    scanned: ScanTarget | LedgerError
+    mass_kg: Any
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """One line of a delivery after intake: the item as it now stands, and the
+    ``collected`` entry or the refusal."""
+
+    line: int
+    item: Item | None = None
+    entry: Entry | None = None
+    error: LedgerError | None = None
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     ok: bool
     size: int
     first_bad: dict[str, Any] | None
     head: str
+
+
+@dataclass
+class _Job:
+    """One queued write of a group commit, and what became of it."""
+
+    op: Callable[[Any], Any]
+    render: Callable[[Any], tuple[int, Any]]
+    idempotency: Idempotency | None
+    answer: Answer | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class _Mark:
+    size: int
+    prev: str
+    entries: int
+    new_items: dict[str, Item]
+    changed: dict[str, Item]
+    sets: tuple[set[tuple[str, str]], ...]
 
 
 @dataclass
@@ -125,6 +215,19 @@ class _Tx:
         if head is not None:
             self.size, self.prev = head
         self.start = self.size
+
+    def mark(self) -> _Mark:
+        """The in-memory state to go back to if the next write is refused."""
+        return _Mark(self.size, self.prev, len(self.entries), dict(self.new_items),
+                     dict(self.changed), (set(self.codes), set(self.known_free),
+                                          set(self.taken)))
+
+    def restore(self, mark: _Mark) -> None:
+        self.size, self.prev = mark.size, mark.prev
+        del self.entries[mark.entries:]
+        self.new_items, self.changed = mark.new_items, mark.changed
+        codes, known_free, taken = mark.sets
+        self.codes, self.known_free, self.taken = set(codes), set(known_free), set(taken)
 
     def item(self, item_id: str) -> Item | None:
         found = self.new_items.get(item_id) or self.changed.get(item_id)
@@ -166,8 +269,7 @@ class _Tx:
     def flush(self) -> None:
         self.writer.append(self.entries, expected_size=self.start)
         self.writer.insert_items(list(self.new_items.values()))
-        for item in self.changed.values():
-            self.writer.update_item(item)
+        self.writer.update_items(list(self.changed.values()))
 
 
 class Ledger:
@@ -175,15 +277,24 @@ class Ledger:
 
     def __init__(self, store: SqlStore, *, clock: Callable[[], datetime],
                  ids: IdSource | None = None,
-                 on_commit: Callable[[list[Entry]], None] | None = None) -> None:
+                 on_commit: Callable[[list[Entry]], None] | None = None,
+                 answer_secret: bytes | None = None) -> None:
         """Args:
             on_commit: called with the entries of each write once it is durable
                 (publishing to subscribers, logging); its failures are its own.
+            answer_secret: seals the first answers kept for Idempotency-Key
+                replays (they can hold a new API key, which is never stored in
+                clear); without it no idempotent write is accepted.
         """
         self.on_commit = on_commit
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
+        self._write_turn = threading.Lock()
+        self.answers = AnswerSeal(answer_secret) if answer_secret is not None else None
         self.store = store
         self.clock = clock
         self.ids = ids or IdSource()
+        self._orgs: dict[str, OrgRecord] = {}
 
     # -- transactions ---------------------------------------------------------
 
@@ -201,27 +312,100 @@ class Ledger:
         Raises:
             LedgerError: any refusal; nothing is written.
         """
+        if idempotency is not None and self.answers is None:
+            raise ValidationError("this ledger keeps no idempotent answers",
+                                  pointer="header:/Idempotency-Key")
+        # Group commit (flat combining): each caller queues its write; whoever
+        # holds the process's write turn runs every queued write in one
+        # transaction (one chain lock, one commit, one fsync), each inside its
+        # own savepoint so a refusal undoes only that write.
+        job = _Job(op, render, idempotency)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._write_turn:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run_batch(batch)
+        if job.error is not None:
+            raise job.error
+        assert job.answer is not None  # noqa: S101 - a done job has one of the two
+        return job.answer
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        try:
+            outcomes, entries = self._commit_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error, batch[0].done = exc, True
+                return
+            # The transaction failed as a whole: run each write alone, so only
+            # the one at fault fails.
+            for job in batch:
+                self._run_batch([job])
+            return
+        for job, answer, error in outcomes:
+            job.answer, job.error, job.done = answer, error, True
+        self._committed(entries)
+
+    def _commit_batch(
+        self, batch: list[_Job]
+    ) -> tuple[list[tuple[_Job, Answer | None, LedgerError | None]], list[Entry]]:
+        outcomes: list[tuple[_Job, Answer | None, LedgerError | None]] = []
         with self.store.writer() as writer:
-            if idempotency is not None:
-                first = writer.idempotent_answer(idempotency.org_id, idempotency.key)
-                if first is not None:
-                    if first.fingerprint != idempotency.fingerprint:
-                        raise IdempotencyConflictError(
-                            f"Idempotency-Key {idempotency.key!r} was used for a different "
-                            "request; use a new key for a new request"
-                        )
-                    return Answer(first.status, first.response, replayed=True)
             tx = _Tx(writer, self.clock())
-            result = op(tx)
+            replays: dict[tuple[str, str], tuple[str, Answer]] = {}
+            if len(batch) == 1:
+                # Alone in its transaction, a refusal rolls the whole of it back.
+                answer = self._run_job(tx, batch[0], replays)
+                tx.flush()
+                return [(batch[0], answer, None)], tx.entries
+            for job in batch:
+                mark = tx.mark()
+                try:
+                    with writer.savepoint():
+                        answer = self._run_job(tx, job, replays)
+                except LedgerError as exc:
+                    tx.restore(mark)
+                    outcomes.append((job, None, exc))
+                    continue
+                except BaseException:
+                    tx.restore(mark)
+                    raise
+                outcomes.append((job, answer, None))
             tx.flush()
-            status, body = render(result)
-            raw = json.dumps(body, separators=(",", ":")).encode()
-            if idempotency is not None:
-                writer.save_idempotent_answer(
-                    idempotency.org_id, idempotency.key,
-                    IdempotentAnswer(idempotency.fingerprint, status, raw), format_ts(tx.now),
+        return outcomes, tx.entries
+
+    def _run_job(self, tx: _Tx, job: _Job,
+                 replays: dict[tuple[str, str], tuple[str, Answer]]) -> Answer:
+        idem = job.idempotency
+        if idem is not None:
+            assert self.answers is not None  # noqa: S101 - checked in execute
+            seen = replays.get((idem.org_id, idem.key))
+            first = None if seen else tx.writer.idempotent_answer(idem.org_id, idem.key)
+            fingerprint = seen[0] if seen else first.fingerprint if first else None
+            if fingerprint is not None and fingerprint != idem.fingerprint:
+                raise IdempotencyConflictError(
+                    f"Idempotency-Key {idem.key!r} was used for a different "
+                    "request; use a new key for a new request"
                 )
-        self._committed(tx.entries)
+            if seen:
+                return seen[1]
+            if first is not None:
+                return Answer(first.status, self.answers.open(idem, first.response),
+                              replayed=True)
+        result = job.op(tx)
+        status, body = job.render(result)
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        if idem is not None:
+            assert self.answers is not None  # noqa: S101 - checked in execute
+            tx.writer.save_idempotent_answer(
+                idem.org_id, idem.key,
+                IdempotentAnswer(idem.fingerprint, status, self.answers.seal(idem, raw)),
+                format_ts(tx.now),
+            )
+            replays[(idem.org_id, idem.key)] = (idem.fingerprint,
+                                                Answer(status, raw, replayed=True))
         return Answer(status, raw)
 
     def write(self, op: Callable[[_Tx], T]) -> T:
@@ -233,20 +417,40 @@ class Ledger:
         self._committed(tx.entries)
         return result
 
+    def org(self, r: Reader, org_id: str) -> OrgRecord | None:
+        """An org by id, read once per process.
+
+        Orgs are written once and never updated (only their keys are revoked),
+        so a remembered one cannot go stale; scans name an item's holder on
+        every request and skip that read.
+        """
+        found = self._orgs.get(org_id)
+        if found is None:
+            found = r.org(org_id)
+            if found is not None and len(self._orgs) < _ORG_CACHE_SIZE:
+                self._orgs[org_id] = found
+        return found
+
     def _committed(self, entries: list[Entry]) -> None:
         if entries and self.on_commit is not None:
             self.on_commit(entries)
 
     # -- orgs and keys --------------------------------------------------------
 
-    def authenticate(self, api_key: str) -> OrgRecord:
+    def authenticate(self, api_key: str, r: Reader | None = None) -> OrgRecord:
         """The org an API key belongs to.
+
+        Args:
+            r: read in this transaction (a request that reads more shares its
+                connection); by default a read of its own.
 
         Raises:
             AuthError: unknown or revoked key (the message never echoes it).
         """
-        with self.store.reader() as r:
-            found = r.key_by_hash(hash_api_key(api_key))
+        if r is None:
+            with self.store.reader() as own:
+                return self.authenticate(api_key, own)
+        found = r.key_by_hash(hash_api_key(api_key))
         if found is None:
             raise AuthError("the API key is not valid")
         key, org = found
@@ -322,7 +526,7 @@ class Ledger:
         pairs = {
             (str(raw["kind"]), str(raw["code"])) for raw in lines
             if isinstance(raw, dict) and isinstance(raw.get("kind"), str)
-            and isinstance(raw.get("code"), str)
+            and isinstance(raw.get("code"), str) and raw["code"].isprintable()
         }
         taken = tx.writer.existing_codes(sorted(pairs))
         tx.taken |= taken
@@ -517,26 +721,102 @@ class Ledger:
             w.replace_items(list(items.values()), created)
         return len(items)
 
-    def resolve_scan(self, r: Reader, text: str) -> Item:
-        """The item a scanned text names: a label URL, a bare id, or a code.
+    def resolve_scan(self, r: Reader, scanned: str | ScanTarget) -> Item:
+        """The item a scanned text names (see ``ledger.scan``), in one indexed lookup.
 
         Raises:
-            ValidationError: empty text. NotFoundError: nothing matches.
+            ValidationError: empty text, or a malformed GS1 link.
+            NotFoundError: nothing matches (the message quotes the scan).
+            AmbiguousScanError: a code shared by items of different kinds.
         """
-        text = text.strip()
-        if not text:
-            raise ValidationError("the scanned text is empty", pointer="/payload")
-        candidate = text.rstrip("/").rsplit("/p/", 1)[-1] if "/p/" in text else text
-        candidate = candidate.split("?", 1)[0].split("#", 1)[0]
-        if candidate.startswith("itm_"):
-            item = r.item(candidate)
-            if item is None:
-                raise NotFoundError(f"no item {candidate}", pointer="/payload")
-            return item
-        matches = r.item_by_code(text) or r.item_by_code(codes.normalize_code(text))
-        if not matches:
-            raise NotFoundError(f"no item with id or code {text!r}", pointer="/payload")
-        return matches[0]
+        target = scanned if isinstance(scanned, ScanTarget) else parse_scan(scanned)
+        if target.item_id is not None:
+            item = r.item(target.item_id)
+            return pick_match(target, [] if item is None else [item])
+        found = r.items_by_codes(target.codes, target.kinds) if target.codes else []
+        return pick_match(target, found)
+
+    def resolve_scans(
+        self, r: Reader, targets: Sequence[ScanTarget | LedgerError]
+    ) -> list[Item | LedgerError]:
+        """Many scans in two queries (ids, then codes); a refusal per unmatched scan.
+
+        An entry of ``targets`` that is already an error (a text that could
+        not be read) is passed through.
+        """
+        readable = [t for t in targets if isinstance(t, ScanTarget)]
+        by_id = r.items_by_ids([t.item_id for t in readable if t.item_id is not None])
+        by_code: dict[str, list[Item]] = {}
+        named = [t for t in readable if t.item_id is None]
+        wanted = {code for t in named for code in t.codes}
+        if wanted:
+            kinds = {kind for t in named for kind in t.kinds}
+            for item in r.items_by_codes(sorted(wanted), sorted(kinds)):
+                by_code.setdefault(item.code, []).append(item)
+        out: list[Item | LedgerError] = []
+        for target in targets:
+            if isinstance(target, LedgerError):
+                out.append(target)
+                continue
+            if target.item_id is not None:
+                found = [by_id[target.item_id]] if target.item_id in by_id else []
+            else:
+                found = [item for code in target.codes for item in by_code.get(code, [])]
+            try:
+                out.append(pick_match(target, found))
+            except LedgerError as exc:
+                out.append(exc)
+        return out
+
+    def intake(self, tx: _Tx, actor: OrgRecord, site: str,
+               lines: Sequence[IntakeLine]) -> list[IntakeResult]:
+        """Collect a delivery: each retired item this recycler holds becomes ``collected``.
+
+        Every line stands on its own: a line whose scan matches nothing, that
+        repeats an item of an earlier line, whose item is not retired or not
+        held by ``actor``, or whose mass is not an exact decimal is refused
+        with the reason and appends nothing; the other lines are appended in
+        this one write.
+
+        Raises:
+            ValidationError: ``site`` is not acceptable (the whole delivery is refused).
+        """
+        parse_model(Collected, {"site": site, "mass_kg": "0"})
+        found = self.resolve_scans(tx.writer, [line.scanned for line in lines])
+        first_line: dict[str, int] = {}
+        results: list[IntakeResult] = []
+        for number, (line, item) in enumerate(zip(lines, found, strict=True)):
+            if isinstance(item, LedgerError):
+                results.append(IntakeResult(number, error=_at_line(item, number)))
+                continue
+            if item.id in first_line:
+                first = first_line[item.id]
+                results.append(IntakeResult(number, item=tx.item(item.id) or item,
+                                            error=DuplicateInDeliveryError(
+                    f"item {item.id} was scanned on line {first} of this delivery already; "
+                    "it is counted there once",
+                    pointer=f"/deliveries/{number}/payload", first_line=first, item=item.id,
+                )))
+                continue
+            first_line[item.id] = number
+            try:
+                holder = self.org(tx.writer, item.holder)
+                domain.check_event(item, actor.as_actor(), "collected",
+                                   holder=holder.as_actor() if holder else None)
+                payload = parse_model(Collected, {"site": site, "mass_kg": line.mass_kg},
+                                      pointer=f"/deliveries/{number}")
+                entry = tx.append(actor.id, item, item.id, "collected", dump(payload))
+            except LedgerError as exc:
+                results.append(IntakeResult(number, item=item, error=_at_line(exc, number)))
+                continue
+            results.append(IntakeResult(number, item=tx.item(item.id) or item, entry=entry))
+        return results
+
+def _at_line(exc: LedgerError, number: int) -> LedgerError:
+    """Point a line's refusal at that line of the delivery."""
+    if exc.pointer is None or exc.pointer == "/payload":
+        exc.pointer = f"/deliveries/{number}/payload"
+    return exc
 
 
 def render_item(item: Item, children: Sequence[str]) -> dict[str, Any]:

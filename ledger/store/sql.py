@@ -20,12 +20,17 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.chain import Entry, StoredEntry
 from ledger.domain import Item, Org, Role, State
-from ledger.errors import ConcurrentAppendError, DuplicateError, StoreUnavailableError
+from ledger.errors import (
+    ConcurrentAppendError,
+    DuplicateError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from ledger.events import ItemKind
 from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine
-from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.store.tables import (
     ApiKeyRow,
     CheckpointRow,
@@ -47,6 +52,24 @@ _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
 _checkpoints = CheckpointRow.__table__  # type: ignore[attr-defined]
 _witnesses = WitnessRow.__table__  # type: ignore[attr-defined]
 _cosigs = CosignatureRow.__table__  # type: ignore[attr-defined]
+
+# Statements of the per-request lookups (API key, item, org, children, scans), built
+# once: building and cache-keying a statement costs several times its execution.
+_ITEM_BY_ID = sa.select(_items).where(_items.c.id == sa.bindparam("id"))
+_ITEMS_BY_IDS = sa.select(_items).where(_items.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ITEMS_BY_CODES = sa.select(_items).where(
+    _items.c.kind.in_(sa.bindparam("kinds", expanding=True))
+    & _items.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+_CHILDREN = (
+    sa.select(_items.c.id).where(_items.c.parent == sa.bindparam("parent")).order_by(_items.c.id)
+)
+_ORG_BY_ID = sa.select(_orgs).where(_orgs.c.id == sa.bindparam("id"))
+_KEY_BY_HASH = (
+    sa.select(_keys, _orgs.c.name, _orgs.c.role, _orgs.c.region)
+    .join(_orgs, _orgs.c.id == _keys.c.org_id)
+    .where(_keys.c.key_hash == sa.bindparam("key_hash"))
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,20 @@ class IdempotentAnswer:
     fingerprint: str
     status: int
     response: bytes
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed checkpoint: size, hex root, the signed note, when."""
+
+    size: int
+    root: str
+    note: str
+    created_at: str
+
+
+def _checkpoint(row: Any) -> CheckpointRecord:
+    return CheckpointRecord(row.size, row.root, row.note, row.created_at)
 
 
 def _item(row: Any) -> Item:
@@ -132,9 +169,17 @@ class Reader:
             found.update(((0, r.seq), bytes.fromhex(r.hash)) for r in rows)
         for start in range(0, len(inner), 200):
             chunk = inner[start : start + 200]
-            rows = self.conn.execute(
-                sa.select(_nodes).where(sa.tuple_(_nodes.c.level, _nodes.c.idx).in_(chunk))
-            )
+            # Join a VALUES list of the wanted ids: both databases then look each one up by
+            # the primary key, where a row-value IN makes SQLite scan the whole table.
+            values = ", ".join(f"(:l{n}, :i{n})" for n in range(len(chunk)))
+            params: dict[str, int] = {}
+            for n, (level, i) in enumerate(chunk):
+                params[f"l{n}"], params[f"i{n}"] = level, i
+            rows = self.conn.execute(sa.text(
+                f"WITH wanted(level, idx) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+                "SELECT t.level, t.idx, t.hash FROM wanted JOIN tree_nodes t "
+                "ON t.level = wanted.level AND t.idx = wanted.idx"
+            ), params)
             found.update(((r.level, r.idx), bytes(r.hash)) for r in rows)
         return found
 
@@ -162,7 +207,7 @@ class Reader:
         return [_stored(r) for r in rows]
 
     def item(self, item_id: str) -> Item | None:
-        row = self.conn.execute(sa.select(_items).where(_items.c.id == item_id)).first()
+        row = self.conn.execute(_ITEM_BY_ID, {"id": item_id}).first()
         return None if row is None else _item(row)
 
     def item_by_code(self, code: str, kind: str | None = None) -> list[Item]:
@@ -171,9 +216,49 @@ class Reader:
             query = query.where(_items.c.kind == kind)
         return [_item(r) for r in self.conn.execute(query)]
 
+    def items_by_ids(self, ids: Sequence[str]) -> dict[str, Item]:
+        """The items among ``ids`` that exist, by id (primary-key lookups, 500 at a time)."""
+        found: dict[str, Item] = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            rows = self.conn.execute(_ITEMS_BY_IDS, {"ids": wanted[start : start + 500]})
+            found.update((r.id, _item(r)) for r in rows)
+        return found
+
+    def items_by_codes(self, codes: Sequence[str], kinds: Sequence[str]) -> list[Item]:
+        """Items whose (kind, code) is in ``kinds`` x ``codes``.
+
+        Naming the kinds lets both databases probe the unique (kind, code)
+        index instead of scanning the table.
+        """
+        found: list[Item] = []
+        wanted, kind_list = sorted(set(codes)), sorted(set(kinds))
+        for start in range(0, len(wanted), 500):
+            rows = self.conn.execute(
+                _ITEMS_BY_CODES, {"kinds": kind_list, "codes": wanted[start : start + 500]}
+            )
+            found.extend(_item(r) for r in rows)
+        return found
+
+    def items_registered_by(self, org_id: str) -> list[Item]:
+        """Items whose manufacturer (the org that registered them) is ``org_id``, oldest first."""
+        rows = self.conn.execute(
+            sa.select(_items).where(_items.c.manufacturer == org_id)
+            .order_by(_items.c.created_seq)
+        )
+        return [_item(r) for r in rows]
+
     def existing_codes(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of the (kind, code) pairs are registered already."""
         found: set[tuple[str, str]] = set()
+        if len(set(pairs)) == 1:
+            # One code (every single registration): probe the (kind, code) unique
+            # index rather than pass over every item.
+            kind, code = pairs[0]
+            row = self.conn.execute(
+                sa.select(_items.c.id).where((_items.c.kind == kind) & (_items.c.code == code))
+            ).first()
+            return set() if row is None else {(kind, code)}
         codes = sorted({code for _, code in pairs})
         for start in range(0, len(codes), 500):
             rows = self.conn.execute(
@@ -185,9 +270,7 @@ class Reader:
         return found & set(pairs)
 
     def children(self, item_id: str) -> list[str]:
-        rows = self.conn.execute(
-            sa.select(_items.c.id).where(_items.c.parent == item_id).order_by(_items.c.id)
-        )
+        rows = self.conn.execute(_CHILDREN, {"parent": item_id})
         return [r.id for r in rows]
 
     def iter_items(self) -> Iterator[Item]:
@@ -212,7 +295,7 @@ class Reader:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(_items)).scalar_one())
 
     def org(self, org_id: str) -> OrgRecord | None:
-        row = self.conn.execute(sa.select(_orgs).where(_orgs.c.id == org_id)).first()
+        row = self.conn.execute(_ORG_BY_ID, {"id": org_id}).first()
         return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
 
     def orgs(self) -> list[OrgRecord]:
@@ -224,11 +307,7 @@ class Reader:
         return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
 
     def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, OrgRecord] | None:
-        row = self.conn.execute(
-            sa.select(_keys, _orgs.c.name, _orgs.c.role, _orgs.c.region)
-            .join(_orgs, _orgs.c.id == _keys.c.org_id)
-            .where(_keys.c.key_hash == key_hash)
-        ).first()
+        row = self.conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         if row is None:
             return None
         key = KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
@@ -237,6 +316,44 @@ class Reader:
     def key(self, key_id: str) -> KeyRecord | None:
         row = self.conn.execute(sa.select(_keys).where(_keys.c.id == key_id)).first()
         return None if row is None else KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        row = self.conn.execute(
+            sa.select(_checkpoints).order_by(_checkpoints.c.size.desc()).limit(1)
+        ).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None:
+        row = self.conn.execute(
+            sa.select(_checkpoints).where(_checkpoints.c.size == size)
+        ).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        rows = self.conn.execute(sa.select(_checkpoints).order_by(_checkpoints.c.size))
+        return [_checkpoint(r) for r in rows]
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(_cosigs.c.line).where(_cosigs.c.size == size).order_by(_cosigs.c.witness)
+        )
+        return [r.line for r in rows]
+
+    def witness(self, name: str) -> str | None:
+        row = self.conn.execute(sa.select(_witnesses).where(_witnesses.c.name == name)).first()
+        return None if row is None else str(row.vkey)
+
+    def witness_keys(self, org_id: str | None = None) -> list[str]:
+        query = sa.select(_witnesses.c.vkey).order_by(_witnesses.c.name)
+        if org_id is not None:
+            query = query.where(_witnesses.c.org_id == org_id)
+        return [r.vkey for r in self.conn.execute(query)]
+
+    def last_cosigned_size(self, witness: str) -> int | None:
+        value = self.conn.execute(
+            sa.select(sa.func.max(_cosigs.c.size)).where(_cosigs.c.witness == witness)
+        ).scalar()
+        return None if value is None else int(value)
 
     def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None:
         row = self.conn.execute(
@@ -249,6 +366,12 @@ class Reader:
 
 class Writer(Reader):
     """Writes inside the transaction that holds the chain head."""
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an exception undoes only what ran inside it."""
+        with self.conn.begin_nested():
+            yield
 
     def append(self, entries: Sequence[Entry], *, expected_size: int) -> None:
         """Insert entries that continue a log of ``expected_size`` entries.
@@ -314,6 +437,22 @@ class Writer(Reader):
         del values["id"]
         self.conn.execute(_items.update().where(_items.c.id == item.id).values(**values))
 
+    def update_items(self, items: Sequence[Item]) -> None:
+        """Rewrite many projection rows with one prepared statement (executemany)."""
+        if not items:
+            return
+        columns = [c for c in _item_values(items[0]) if c != "id"]
+        statement = (
+            _items.update().where(_items.c.id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(f"_{c}") for c in columns})
+        )
+        rows = []
+        for item in items:
+            values = _item_values(item)
+            rows.append({f"_{c}": values[c] for c in ("id", *columns)})
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(statement, rows[start : start + 1000])
+
     def insert_org(self, org: OrgRecord, seq: int) -> None:
         try:
             self.conn.execute(
@@ -340,6 +479,22 @@ class Writer(Reader):
                                   status=answer.status, response=answer.response,
                                   created_at=created_at)
         )
+
+    def insert_checkpoint(self, record: CheckpointRecord) -> None:
+        self.conn.execute(_checkpoints.insert().values(
+            size=record.size, root=record.root, note=record.note, created_at=record.created_at))
+
+    def insert_witness(self, name: str, org_id: str, vkey: str, created_at: str) -> None:
+        self.conn.execute(_witnesses.insert().values(name=name, org_id=org_id, vkey=vkey,
+                                                     created_at=created_at))
+
+    def save_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None:
+        """Keep one cosignature per (checkpoint, witness): the newest."""
+        self.conn.execute(
+            _cosigs.delete().where((_cosigs.c.size == size) & (_cosigs.c.witness == witness))
+        )
+        self.conn.execute(_cosigs.insert().values(size=size, witness=witness, line=line,
+                                                  timestamp=timestamp))
 
     def replace_items(self, items: Sequence[Item], created: dict[str, int]) -> None:
         """Replace the whole projection (rebuild from the log)."""
@@ -413,4 +568,6 @@ class SqlStore:
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise StoreUnavailableError("database connection lost") from exc
+            if "NUL (0x00)" in str(exc.orig):  # PostgreSQL text cannot hold U+0000
+                raise ValidationError("text may not contain the NUL character (U+0000)") from exc
             raise
