@@ -401,3 +401,9 @@ def validate_code(kind: str, code: str) -> dict[str, str] | None:
         return None
     known = ", ".join([*BATTERY_KINDS, *sorted(SERIAL_KINDS)])
     raise InvalidCodeError(f"unknown item kind '{kind}'; expected one of {known}", kind=kind)
+
+
+def code_scope(kind: str, manufacturer: str) -> str:
+    """Where a code must be unique: GB/T 34014 codes carry their maker and are
+    unique per kind; PV and blade serials only per manufacturer (DESIGN.md)."""
+    return "" if kind in BATTERY_KINDS else manufacturer

@@ -192,7 +192,7 @@ class _Mark:
     entries: int
     new_items: dict[str, Item]
     changed: dict[str, Item]
-    sets: tuple[set[tuple[str, str]], ...]
+    sets: tuple[set[tuple[str, str, str]], ...]
 
 
 @dataclass
@@ -206,9 +206,9 @@ class _Tx:
     entries: list[Entry] = field(default_factory=list)
     new_items: dict[str, Item] = field(default_factory=dict)
     changed: dict[str, Item] = field(default_factory=dict)
-    codes: set[tuple[str, str]] = field(default_factory=set)
-    known_free: set[tuple[str, str]] = field(default_factory=set)
-    taken: set[tuple[str, str]] = field(default_factory=set)
+    codes: set[tuple[str, str, str]] = field(default_factory=set)
+    known_free: set[tuple[str, str, str]] = field(default_factory=set)
+    taken: set[tuple[str, str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         head = self.writer.head()
@@ -518,13 +518,14 @@ class Ledger:
         domain.check_registrant(actor.as_actor(), origin=origin, parent=parent)
         if parent is not None:
             domain.check_parent(reg.kind, parent, actor.as_actor())
-        self._check_code(tx, reg.kind, reg.code, f"{pointer}/code")
+        self._check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
         return self._append_registration(tx, actor.id, dump(reg))
 
     def register_many(self, tx: _Tx, actor: OrgRecord, lines: Sequence[Any]) -> list[LineResult]:
         """Register many items; a refused line leaves the others standing."""
         pairs = {
-            (str(raw["kind"]), str(raw["code"])) for raw in lines
+            (str(raw["kind"]), codes.code_scope(str(raw["kind"]), actor.id), str(raw["code"]))
+            for raw in lines
             if isinstance(raw, dict) and isinstance(raw.get("kind"), str)
             and isinstance(raw.get("code"), str) and raw["code"].isprintable()
         }
@@ -547,17 +548,19 @@ class Ledger:
             raise NotFoundError(f"no item {item_id}", pointer=pointer)
         return item
 
-    def _check_code(self, tx: _Tx, kind: ItemKind, code: str, pointer: str) -> None:
+    def _check_code(self, tx: _Tx, kind: ItemKind, code: str, pointer: str,
+                    manufacturer: str) -> None:
         try:
             codes.validate_code(kind.value, code)
         except LedgerError as exc:
             exc.pointer = pointer
             raise
-        key = (kind.value, code)
+        key = (kind.value, codes.code_scope(kind.value, manufacturer), code)
         if key not in tx.known_free and key not in tx.taken and tx.writer.existing_codes([key]):
             tx.taken.add(key)
         if key in tx.codes or key in tx.taken:
-            raise DuplicateError(f"a {kind} with code {code} is registered already",
+            whose = "" if kind.value in codes.BATTERY_KINDS else " by this manufacturer"
+            raise DuplicateError(f"a {kind} with code {code} is registered already{whose}",
                                  pointer=pointer)
         tx.codes.add(key)
 
@@ -599,7 +602,7 @@ class Ledger:
         elif isinstance(payload, Recycled):
             domain.check_mass_balance(payload)
         elif isinstance(payload, Repurposed):
-            self._check_code(tx, item.kind, payload.new_code, "/data/new_code")
+            self._check_code(tx, item.kind, payload.new_code, "/data/new_code", actor.id)
             new_id = self.ids.new("itm")
             data["new_item"] = new_id
             follow.append({"id": new_id, "kind": item.kind.value, "code": payload.new_code,
@@ -607,7 +610,8 @@ class Ledger:
         elif isinstance(payload, Dismantled):
             domain.check_children(item.kind, payload)
             for index, child in enumerate(payload.children):
-                self._check_code(tx, child.kind, child.code, f"/data/children/{index}/code")
+                self._check_code(tx, child.kind, child.code, f"/data/children/{index}/code",
+                                 actor.id)
                 child_id = self.ids.new("itm")
                 data["children"][index]["item"] = child_id
                 follow.append({"id": child_id, "kind": child.kind.value, "code": child.code,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.chain import Entry, StoredEntry
+from ledger.codes import code_scope
 from ledger.domain import Item, Org, Role, State
 from ledger.errors import (
     ConcurrentAppendError,
@@ -128,7 +129,8 @@ def _item(row: Any) -> Item:
 
 def _item_values(item: Item) -> dict[str, Any]:
     return {
-        "id": item.id, "kind": item.kind.value, "code": item.code, "state": item.state.value,
+        "id": item.id, "kind": item.kind.value, "code": item.code,
+        "code_scope": code_scope(item.kind.value, item.manufacturer), "state": item.state.value,
         "holder": item.holder, "manufacturer": item.manufacturer, "parent": item.parent,
         "origin": item.origin, "attributes": json.dumps(item.attributes, sort_keys=True),
         "head": item.head, "head_seq": item.head_seq,
@@ -248,26 +250,30 @@ class Reader:
         )
         return [_item(r) for r in rows]
 
-    def existing_codes(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of the (kind, code) pairs are registered already."""
-        found: set[tuple[str, str]] = set()
-        if len(set(pairs)) == 1:
-            # One code (every single registration): probe the (kind, code) unique
-            # index rather than pass over every item.
-            kind, code = pairs[0]
+    def existing_codes(
+        self, keys: Sequence[tuple[str, str, str]]
+    ) -> set[tuple[str, str, str]]:
+        """Which of the (kind, code scope, code) keys are registered already."""
+        found: set[tuple[str, str, str]] = set()
+        if len(set(keys)) == 1:
+            # One code (every single registration): probe the unique index.
+            kind, scope, code = keys[0]
             row = self.conn.execute(
-                sa.select(_items.c.id).where((_items.c.kind == kind) & (_items.c.code == code))
+                sa.select(_items.c.id).where(
+                    (_items.c.kind == kind) & (_items.c.code_scope == scope)
+                    & (_items.c.code == code)
+                )
             ).first()
-            return set() if row is None else {(kind, code)}
-        codes = sorted({code for _, code in pairs})
+            return set() if row is None else {(kind, scope, code)}
+        codes = sorted({code for _, _, code in keys})
         for start in range(0, len(codes), 500):
             rows = self.conn.execute(
-                sa.select(_items.c.kind, _items.c.code).where(
+                sa.select(_items.c.kind, _items.c.code_scope, _items.c.code).where(
                     _items.c.code.in_(codes[start : start + 500])
                 )
             )
-            found.update((r.kind, r.code) for r in rows)
-        return found & set(pairs)
+            found.update((r.kind, r.code_scope, r.code) for r in rows)
+        return found & set(keys)
 
     def children(self, item_id: str) -> list[str]:
         rows = self.conn.execute(_CHILDREN, {"parent": item_id})

@@ -28,11 +28,15 @@ class EntryRow(SQLModel, table=True):
 
 class ItemRow(SQLModel, table=True):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("kind", "code", name="uq_items_kind_code"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "code_scope", "code", name="uq_items_kind_scope_code"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20)
-    code: str = Field(max_length=64)
+    code: str = Field(max_length=64, index=True)
+    # "" for battery codes (unique per kind), the manufacturer for PV and blade serials.
+    code_scope: str = Field(default="", max_length=40)
     state: str = Field(max_length=16, index=True)
     holder: str = Field(max_length=40, index=True)
     manufacturer: str = Field(max_length=40, index=True)

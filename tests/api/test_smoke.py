@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import World
-from tests.factories import event, event_data, register, to_state
+from tests.factories import event, event_data, register, registration, to_state
 
 
 def test_pack_from_registration_to_recycling(world: World) -> None:
@@ -38,3 +38,19 @@ def test_repurposed_item_is_a_new_item_linked_to_its_origin(world: World) -> Non
     assert new["holder"] == world.recycler.id
     assert new["state"] == "registered"
     assert out["item"]["state"] == "repurposed"
+
+
+def test_pv_serials_are_unique_per_manufacturer(world: World) -> None:
+    c = world.client
+    body = {"kind": "pv_module", "code": "JA-2019-000123"}
+    register(c, world.oem, body)
+    again = c.post("/v1/items", json=body, headers=world.oem.headers)
+    assert again.status_code == 409
+    assert again.json()["pointer"] == "/code"
+    # Another maker may use the same serial; a battery code is unique whoever registers it.
+    other = register(c, world.oem2, body)
+    assert other["manufacturer"] == world.oem2.id
+    pack = registration()
+    register(c, world.oem, pack)
+    clash = c.post("/v1/items", json=pack, headers=world.oem2.headers)
+    assert clash.status_code == 409
