@@ -318,9 +318,10 @@ CORRUPTIONS: dict[str, tuple[str, str]] = {
     "head": ("UPDATE items SET head_seq = 0 WHERE id = :id", "differs in head_seq"),
     "deleted": ("DELETE FROM items WHERE id = :id", "in the log but not in the items table"),
     "invented": (
-        "INSERT INTO items (id, kind, code, state, holder, manufacturer, attributes, head, "
-        "head_seq, created_seq) SELECT :id || 'X', kind, code || 'X', state, holder, "
-        "manufacturer, attributes, head, head_seq, created_seq FROM items WHERE id = :id",
+        "INSERT INTO items (id, kind, code, code_scope, state, holder, manufacturer, "
+        "attributes, head, head_seq, created_seq) SELECT :id || 'X', kind, code || 'X', "
+        "code_scope, state, holder, manufacturer, attributes, head, head_seq, created_seq "
+        "FROM items WHERE id = :id",
         "in the items table but not in the log",
     ),
 }
