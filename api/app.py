@@ -65,14 +65,19 @@ def _publish(log: Transparency) -> None:
         log_.error("checkpoint.failed", code=exc.code, detail=exc.detail)
 
 
-def _on_commit(bus: EntryBus | None, log: Transparency,
-               every: int) -> Callable[[list[Entry]], None]:
+def _on_commit(
+    bus: EntryBus | None, log: Transparency, every: int
+) -> Callable[[list[Entry]], None]:
     covered = -1
 
     def committed(entries: list[Entry]) -> None:
         nonlocal covered
-        log_.info("entries.appended", first_seq=entries[0].seq, count=len(entries),
-                  entry_hash=entries[-1].hash)
+        log_.info(
+            "entries.appended",
+            first_seq=entries[0].seq,
+            count=len(entries),
+            entry_hash=entries[-1].hash,
+        )
         if bus is not None:
             bus.publish(entries)
         size = entries[-1].seq + 1
@@ -102,15 +107,16 @@ def create_app(settings: Settings) -> FastAPI:
     # The log key file is the service's one secret; idempotent answers are
     # sealed with a key derived from it (HKDF, its own context string).
     seed = log_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    ledger = Ledger(store, clock=utc_now,
-                    on_commit=_on_commit(bus, tlog, settings.checkpoint_every),
-                    answer_secret=seed)
+    ledger = Ledger(
+        store,
+        clock=utc_now,
+        on_commit=_on_commit(bus, tlog, settings.checkpoint_every),
+        answer_secret=seed,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        publisher = asyncio.create_task(
-            _publish_periodically(tlog, settings.checkpoint_interval)
-        )
+        publisher = asyncio.create_task(_publish_periodically(tlog, settings.checkpoint_interval))
         yield
         publisher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -119,17 +125,25 @@ def create_app(settings: Settings) -> FastAPI:
         if bus is not None:
             bus.close()
 
-    app = FastAPI(title="Retrace", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(title="Retrace", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.transparency = tlog
     app.state.bus = bus
     app.state.templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
     problems.install(app)
-    for router in (health.router, orgs.router, items.router, labels.router, intake.router,
-                   log.router, transparency.router, pages.router, passport.router,
-                   station.router):
+    for router in (
+        health.router,
+        orgs.router,
+        items.router,
+        labels.router,
+        intake.router,
+        log.router,
+        transparency.router,
+        pages.router,
+        passport.router,
+        station.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
@@ -138,8 +152,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
-    async def request_id(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=rid[:64])
         try:

@@ -45,10 +45,12 @@ def has_admin(ledger: Ledger) -> bool:
         return any(org.role == Role.ADMIN for org in r.orgs())
 
 
-def create_admin(ledger: Ledger, name: str = "Retrace admin", region: str = "global",
-                 api_key: str | None = None) -> Created:
-    return ledger.write(lambda tx: ledger.create_org(tx, None, name, Role.ADMIN, region,
-                                                     api_key=api_key))
+def create_admin(
+    ledger: Ledger, name: str = "Retrace admin", region: str = "global", api_key: str | None = None
+) -> Created:
+    return ledger.write(
+        lambda tx: ledger.create_org(tx, None, name, Role.ADMIN, region, api_key=api_key)
+    )
 
 
 def prepare(settings: Settings) -> Prepared:

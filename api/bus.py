@@ -28,9 +28,18 @@ class EntryBus:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for entry in entries:
-                pipe.xadd(STREAM, {"seq": entry.seq, "hash": entry.hash, "type": entry.type,
-                                   "item": entry.item or "", "body": entry.body},
-                          maxlen=self.maxlen, approximate=True)
+                pipe.xadd(
+                    STREAM,
+                    {
+                        "seq": entry.seq,
+                        "hash": entry.hash,
+                        "type": entry.type,
+                        "item": entry.item or "",
+                        "body": entry.body,
+                    },
+                    maxlen=self.maxlen,
+                    approximate=True,
+                )
             pipe.execute()
         except RedisError as exc:
             log.warning("bus.publish_failed", error=str(exc), first_seq=entries[0].seq)

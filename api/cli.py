@@ -25,8 +25,11 @@ from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 
-app = typer.Typer(help="Retrace: traceability ledger for end-of-life batteries, PV modules "
-                       "and wind-turbine blades.", no_args_is_help=True)
+app = typer.Typer(
+    help="Retrace: traceability ledger for end-of-life batteries, PV modules "
+    "and wind-turbine blades.",
+    no_args_is_help=True,
+)
 orgs_app = typer.Typer(help="Organisations and their API keys.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 console = Console(stderr=True)
@@ -39,8 +42,14 @@ def _ledger() -> Ledger:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 @app.command()
@@ -84,8 +93,10 @@ def serve(
         if is_fresh(ledger):
             with progress_bar() as bar:
                 task = bar.add_task("building the demo world", total=None)
-                world = build_demo(ledger, progress=lambda done, total: bar.update(
-                    task, completed=done, total=total))
+                world = build_demo(
+                    ledger,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
             console.print(f"demo world: {world.items} items, {world.entries} entries")
             width = max((len(name) for name in world.keys), default=0)
             for name, key in world.keys.items():
@@ -93,8 +104,15 @@ def serve(
         else:
             console.print("the ledger is not empty; the demo world is only added to a new one")
     console.print(f"Retrace on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=workers == 1)
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=workers == 1,
+    )
 
 
 @app.command()
@@ -166,20 +184,28 @@ class LabelStock(StrEnum):
 
 @app.command()
 def labels(
-    out_pdf: Annotated[Path | None, typer.Argument(
-        help="the PDF to write (optional with --png-dir)", dir_okay=False,
-        metavar="OUT.pdf")] = None,
-    item: Annotated[list[str] | None, typer.Option(
-        "--item", metavar="ID", help="an item id; repeat for more")] = None,
-    all_registered_by: Annotated[str | None, typer.Option(
-        metavar="ORG", help="every item this org registered (org id or name)")] = None,
+    out_pdf: Annotated[
+        Path | None,
+        typer.Argument(
+            help="the PDF to write (optional with --png-dir)", dir_okay=False, metavar="OUT.pdf"
+        ),
+    ] = None,
+    item: Annotated[
+        list[str] | None, typer.Option("--item", metavar="ID", help="an item id; repeat for more")
+    ] = None,
+    all_registered_by: Annotated[
+        str | None,
+        typer.Option(metavar="ORG", help="every item this org registered (org id or name)"),
+    ] = None,
     layout: Annotated[LabelStock, typer.Option(help="A4 sheets or roll labels")] = LabelStock.A4,
     columns: Annotated[int, typer.Option(min=1, max=12, help="A4: labels across")] = 3,
     rows: Annotated[int, typer.Option(min=1, max=20, help="A4: labels down")] = 8,
     width_mm: Annotated[float, typer.Option(min=15, max=300, help="roll: label width")] = 50.0,
     height_mm: Annotated[float, typer.Option(min=15, max=300, help="roll: label height")] = 30.0,
-    png_dir: Annotated[Path | None, typer.Option(
-        metavar="DIR", help="also write one PNG per item here", file_okay=False)] = None,
+    png_dir: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="also write one PNG per item here", file_okay=False),
+    ] = None,
     dpi: Annotated[int, typer.Option(min=72, max=1200, help="PNG resolution")] = 300,
 ) -> None:
     """Print QR labels: a PDF sheet (A4 grid or roll) and/or one PNG per item."""
@@ -204,8 +230,11 @@ def labels(
             raise typer.Exit(2)
         infos = label_infos(r, ids)
     try:
-        sheet = (SheetLayout.roll(width_mm, height_mm) if layout == LabelStock.ROLL
-                 else SheetLayout.a4(columns, rows))
+        sheet = (
+            SheetLayout.roll(width_mm, height_mm)
+            if layout == LabelStock.ROLL
+            else SheetLayout.a4(columns, rows)
+        )
     except ValueError as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2) from None
@@ -221,14 +250,16 @@ def labels(
                 bar.update(task, completed=done)
         if out_pdf is not None:
             task = bar.add_task("PDF labels", total=len(infos))
-            pdf = render_sheet_pdf(infos, base, sheet,
-                                   progress=lambda done: bar.update(task, completed=done))
+            pdf = render_sheet_pdf(
+                infos, base, sheet, progress=lambda done: bar.update(task, completed=done)
+            )
             out_pdf.write_bytes(pdf)
     if out_pdf is not None:
         pages = -(-len(infos) // sheet.labels_per_page)
         out.print(f"{out_pdf}: {len(infos)} labels on {pages} page(s)", highlight=False)
     if png_dir is not None:
         out.print(f"{png_dir}: {len(infos)} PNG labels at {dpi} dpi", highlight=False)
+
 
 app.command()(export)
 app.command()(audit)

@@ -45,19 +45,26 @@ def status_for(exc: errors.LedgerError) -> int:
     return 400  # pragma: no cover - LedgerError is the last row
 
 
-def problem(status: int, code: str, title: str, detail: str, instance: str | None = None,
-            **extra: Any) -> dict[str, Any]:
+def problem(
+    status: int, code: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A problem object (RFC 9457 §3) with Retrace's ``code`` extension."""
-    body: dict[str, Any] = {"type": f"urn:retrace:problem:{code}", "title": title,
-                            "status": status, "detail": detail, "code": code}
+    body: dict[str, Any] = {
+        "type": f"urn:retrace:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     if instance is not None:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
-def problem_response(status: int, body: dict[str, Any],
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
@@ -99,8 +106,10 @@ def install(app: FastAPI) -> None:
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             if kind == "json_invalid":
                 # loc ends in a character offset, not a JSON pointer step
-                message = (f"the body is not valid JSON at character {loc[-1]}: "
-                           f"{err.get('ctx', {}).get('error', '')}")
+                message = (
+                    f"the body is not valid JSON at character {loc[-1]}: "
+                    f"{err.get('ctx', {}).get('error', '')}"
+                )
                 loc = loc[:1]
             elif kind == "extra_forbidden":
                 message = "unknown field"
@@ -110,30 +119,49 @@ def install(app: FastAPI) -> None:
         status = 400 if malformed else 422
         code = "malformed-json" if malformed else "invalid-request"
         title = "Malformed JSON" if malformed else "Invalid request"
-        body = problem(status, code, title, f"{first['pointer']}: {first['detail']}",
-                       request.url.path, pointer=first["pointer"], errors=problems)
+        body = problem(
+            status,
+            code,
+            title,
+            f"{first['pointer']}: {first['detail']}",
+            request.url.path,
+            pointer=first["pointer"],
+            errors=problems,
+        )
         return problem_response(status, body)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {400: "Malformed JSON", 404: "Not found", 405: "Method not allowed",
-                  413: "Request too large"}
+        titles = {
+            400: "Malformed JSON",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Request too large",
+        }
         title = titles.get(exc.status_code, "HTTP error")
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"
         code = title.lower().replace(" ", "-")
         return problem_response(
-            exc.status_code, problem(exc.status_code, code, title, detail, request.url.path),
+            exc.status_code,
+            problem(exc.status_code, code, title, detail, request.url.path),
             dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("request.crashed", path=request.url.path)
-        return problem_response(500, problem(500, "internal", "Internal error",
-                                             "the server failed; nothing was written",
-                                             request.url.path))
+        return problem_response(
+            500,
+            problem(
+                500,
+                "internal",
+                "Internal error",
+                "the server failed; nothing was written",
+                request.url.path,
+            ),
+        )
 
 
 Scope = MutableMapping[str, Any]
@@ -148,7 +176,8 @@ class _TooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            413, f"the body exceeds {limit} bytes; split it into smaller requests",
+            413,
+            f"the body exceeds {limit} bytes; split it into smaller requests",
             headers={"Connection": "close"},
         )
 
@@ -193,9 +222,14 @@ class BodyLimit:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = problem(413, "request-too-large", "Request too large",
-                       f"the body exceeds {self.limit} bytes; split it into smaller requests",
-                       scope.get("path"), limit=self.limit)
+        body = problem(
+            413,
+            "request-too-large",
+            "Request too large",
+            f"the body exceeds {self.limit} bytes; split it into smaller requests",
+            scope.get("path"),
+            limit=self.limit,
+        )
         response = problem_response(413, body, {"Connection": "close"})
         await response(scope, _empty_receive, send)
 

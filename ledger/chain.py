@@ -22,8 +22,15 @@ ZERO_HASH = "0" * 64
 _FIELDS = ("v", "seq", "ts", "actor", "item", "type", "data", "prev", "item_prev", "sig")
 _NONE = type(None)
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "v": (int,), "seq": (int,), "ts": (str,), "actor": (str,), "item": (str, _NONE),
-    "type": (str,), "data": (dict,), "prev": (str,), "item_prev": (str, _NONE),
+    "v": (int,),
+    "seq": (int,),
+    "ts": (str,),
+    "actor": (str,),
+    "item": (str, _NONE),
+    "type": (str,),
+    "data": (dict,),
+    "prev": (str,),
+    "item_prev": (str, _NONE),
     "sig": (dict, _NONE),
 }
 
@@ -113,8 +120,9 @@ def build_entry(
         body = canonical_json(fields)
     except HashingError as exc:
         raise ValueError(f"cannot canonicalize: {exc}") from exc
-    return Entry(seq, ts, actor, item, type, data, prev, item_prev, sig, body,
-                 leaf_hash(body).hex())
+    return Entry(
+        seq, ts, actor, item, type, data, prev, item_prev, sig, body, leaf_hash(body).hex()
+    )
 
 
 def parse_entry(body: bytes) -> Entry:
@@ -142,9 +150,16 @@ def parse_entry(body: bytes) -> Entry:
     if canonical != body:
         raise ValueError("bytes are not the canonical (RFC 8785) form")
     return Entry(
-        seq=fields["seq"], ts=fields["ts"], actor=fields["actor"], item=fields["item"],
-        type=fields["type"], data=fields["data"], prev=fields["prev"],
-        item_prev=fields["item_prev"], sig=fields["sig"], body=body,
+        seq=fields["seq"],
+        ts=fields["ts"],
+        actor=fields["actor"],
+        item=fields["item"],
+        type=fields["type"],
+        data=fields["data"],
+        prev=fields["prev"],
+        item_prev=fields["item_prev"],
+        sig=fields["sig"],
+        body=body,
         hash=leaf_hash(body).hex(),
     )
 
@@ -209,8 +224,7 @@ class ChainVerifier:
         computed = leaf_hash(row.body).hex()
         if computed != row.hash:
             return (
-                f"stored hash {row.hash[:16]}… differs from the hash of its bytes "
-                f"{computed[:16]}…"
+                f"stored hash {row.hash[:16]}… differs from the hash of its bytes {computed[:16]}…"
             )
         try:
             entry = parse_entry(row.body)
@@ -225,9 +239,7 @@ class ChainVerifier:
         if entry.item is not None:
             expected = self._item_heads.get(entry.item)
             if entry.item_prev != expected:
-                return (
-                    f"item_prev of item {entry.item} does not link to its previous entry"
-                )
+                return f"item_prev of item {entry.item} does not link to its previous entry"
             self._item_heads[entry.item] = row.hash
         elif entry.item_prev is not None:
             return "an entry with no item has an item_prev"

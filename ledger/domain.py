@@ -75,10 +75,14 @@ _RECYCLER = frozenset({Role.RECYCLER})
 _AFTER_INTAKE = frozenset({State.COLLECTED, State.ASSESSED})
 
 LIFECYCLE: dict[str, Rule] = {
-    "installed": Rule(frozenset({Role.OEM, Role.OPERATOR}), frozenset({State.REGISTERED}),
-                      State.IN_SERVICE),
-    "retired": Rule(frozenset({Role.OEM, Role.OPERATOR}),
-                    frozenset({State.REGISTERED, State.IN_SERVICE}), State.RETIRED),
+    "installed": Rule(
+        frozenset({Role.OEM, Role.OPERATOR}), frozenset({State.REGISTERED}), State.IN_SERVICE
+    ),
+    "retired": Rule(
+        frozenset({Role.OEM, Role.OPERATOR}),
+        frozenset({State.REGISTERED, State.IN_SERVICE}),
+        State.RETIRED,
+    ),
     "transferred": Rule(ITEM_WRITERS, NON_TERMINAL, None),
     "collected": Rule(_RECYCLER, frozenset({State.RETIRED}), State.COLLECTED),
     "assessed": Rule(_RECYCLER, frozenset({State.COLLECTED}), State.ASSESSED),
@@ -173,9 +177,7 @@ def check_event(
     """
     rule = LIFECYCLE[event_type]
     if actor.role not in ITEM_WRITERS:
-        raise ForbiddenError(
-            f"a {actor.role} writes nothing to items", role=actor.role.value
-        )
+        raise ForbiddenError(f"a {actor.role} writes nothing to items", role=actor.role.value)
     if actor.role not in rule.roles:
         allowed = ", ".join(sorted(r.value for r in rule.roles))
         raise ForbiddenError(
@@ -270,9 +272,7 @@ def check_parent(child_kind: ItemKind, parent: Item, actor: Org) -> None:
         ForbiddenError: the registrant does not hold the parent.
     """
     if child_kind not in CONTAINS[parent.kind]:
-        raise ValidationError(
-            f"a {parent.kind} cannot contain a {child_kind}", pointer="/parent"
-        )
+        raise ValidationError(f"a {parent.kind} cannot contain a {child_kind}", pointer="/parent")
     if parent.holder != actor.id:
         raise ForbiddenError(
             f"parent {parent.id} is held by {parent.holder}, not by you", pointer="/parent"
@@ -294,10 +294,15 @@ def check_registrant(actor: Org, *, origin: Item | None, parent: Item | None) ->
         return
     if actor.role == Role.RECYCLER:
         link = origin or parent
-        if link is not None and link.holder == actor.id and link.state in {
-            State.REPURPOSED,
-            State.DISMANTLED,
-        }:
+        if (
+            link is not None
+            and link.holder == actor.id
+            and link.state
+            in {
+                State.REPURPOSED,
+                State.DISMANTLED,
+            }
+        ):
             return
         raise ForbiddenError(
             "a recycler registers only items repurposed or dismantled from one it holds "
@@ -326,8 +331,16 @@ def registered_item(
     )
 
 
-def apply_entry(item: Item | None, entry_type: str, actor: str, item_id: str,
-                data: dict[str, Any], *, head: str, seq: int) -> Item:
+def apply_entry(
+    item: Item | None,
+    entry_type: str,
+    actor: str,
+    item_id: str,
+    data: dict[str, Any],
+    *,
+    head: str,
+    seq: int,
+) -> Item:
     """Fold one item entry into the item's projection row.
 
     The entry was checked when it was written; this only replays it, so the

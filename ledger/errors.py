@@ -21,9 +21,7 @@ class LedgerError(Exception):
     code = "ledger-error"
     title = "Ledger error"
 
-    def __init__(
-        self, detail: str, *, pointer: str | None = None, **extra: Any
-    ) -> None:
+    def __init__(self, detail: str, *, pointer: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.pointer = pointer

@@ -29,15 +29,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot
 
 def _decimal_string(value: Any) -> str:
     if isinstance(value, bool):
-        raise ValueError("expected a decimal string such as \"412.5\", not a boolean")
+        raise ValueError('expected a decimal string such as "412.5", not a boolean')
     if isinstance(value, int):
         value = str(value)
     if isinstance(value, float):
         raise ValueError(
-            f"binary floats are not accepted; send the exact decimal as a string, e.g. \"{value}\""
+            f'binary floats are not accepted; send the exact decimal as a string, e.g. "{value}"'
         )
     if not isinstance(value, str):
-        raise ValueError("expected a decimal string such as \"412.5\"")
+        raise ValueError('expected a decimal string such as "412.5"')
     if not _DECIMAL_RE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a non-negative decimal with at most 12 integer and 6 fraction digits"

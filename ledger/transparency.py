@@ -79,8 +79,9 @@ def tree_root(r: Reader, size: int) -> bytes:
 class Transparency:
     """Checkpoints, proofs and cosignatures over one store and one log key."""
 
-    def __init__(self, store: SqlStore, key: Ed25519PrivateKey, name: str,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: SqlStore, key: Ed25519PrivateKey, name: str, clock: Callable[[], datetime]
+    ) -> None:
         self.store = store
         self.key = key
         self.name = name
@@ -137,8 +138,9 @@ class Transparency:
             with self.store.reader() as r:
                 found = r.checkpoint(size)
             if found is None:
-                raise NotFoundError(f"no checkpoint of size {size} was published",
-                                    pointer="query:/size")
+                raise NotFoundError(
+                    f"no checkpoint of size {size} was published", pointer="query:/size"
+                )
             record = found
         with self.store.reader() as r:
             lines = r.cosignature_lines(record.size)
@@ -156,11 +158,13 @@ class Transparency:
         with self.store.reader() as r:
             current = r.size()
             if not 0 <= index < size:
-                raise ValidationError(f"index {index} is not inside a tree of size {size}",
-                                      pointer="query:/index")
+                raise ValidationError(
+                    f"index {index} is not inside a tree of size {size}", pointer="query:/index"
+                )
             if size > current:
-                raise ValidationError(f"size {size} is beyond the log's {current} entries",
-                                      pointer="query:/size")
+                raise ValidationError(
+                    f"size {size} is beyond the log's {current} entries", pointer="query:/size"
+                )
             ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
             get = _getter(r, ids)
             proof = inclusion_proof(index, size, get)
@@ -179,10 +183,13 @@ class Transparency:
             if not 0 < first <= second:
                 raise ValidationError(
                     f"need 0 < from <= to (got from={first}, to={second}); a proof from "
-                    "the empty tree is meaningless", pointer="query:/from")
+                    "the empty tree is meaningless",
+                    pointer="query:/from",
+                )
             if second > current:
-                raise ValidationError(f"to={second} is beyond the log's {current} entries",
-                                      pointer="query:/to")
+                raise ValidationError(
+                    f"to={second} is beyond the log's {current} entries", pointer="query:/to"
+                )
             if first == second:
                 return ConsistencyProof(first, second, [])
             get = _getter(r, nodes_needed_for_consistency(first, second))
@@ -203,12 +210,12 @@ class Transparency:
         except HashingError as exc:
             raise ValidationError(f"not a verifier key: {exc}", pointer="/vkey") from None
         if verifier.alg != ALG_COSIGNATURE_V1:
-            raise ValidationError("a witness key has the tlog-cosignature/v1 type (0x04)",
-                                  pointer="/vkey")
+            raise ValidationError(
+                "a witness key has the tlog-cosignature/v1 type (0x04)", pointer="/vkey"
+            )
         with self.store.writer() as w:
             if w.witness(verifier.name) is not None:
-                raise DuplicateError(f"a witness named {verifier.name!r} exists",
-                                     pointer="/vkey")
+                raise DuplicateError(f"a witness named {verifier.name!r} exists", pointer="/vkey")
             w.insert_witness(verifier.name, org_id, vkey, format_ts(self.clock()))
         return verifier
 
@@ -239,16 +246,21 @@ class Transparency:
         with self.store.writer() as w:
             stored = w.checkpoint(checkpoint.size)
             if stored is None or stored.root != checkpoint.root.hex():
-                raise NotFoundError(f"this log signed no checkpoint of size {checkpoint.size} "
-                                    "with that root")
+                raise NotFoundError(
+                    f"this log signed no checkpoint of size {checkpoint.size} with that root"
+                )
             for name, stamp in stamps.items():
                 last = w.last_cosigned_size(name)
                 if last is not None and last > checkpoint.size:
                     raise ConflictError(
                         f"witness {name} cosigned size {last} before; it cannot go back "
-                        f"to {checkpoint.size}")
-                line = next(x for x in lines if x.split(" ", 2)[1] == name
-                            and _line_key_matches(x, witnesses[name]))
+                        f"to {checkpoint.size}"
+                    )
+                line = next(
+                    x
+                    for x in lines
+                    if x.split(" ", 2)[1] == name and _line_key_matches(x, witnesses[name])
+                )
                 w.save_cosignature(checkpoint.size, name, line, stamp)
         return self.checkpoint(checkpoint.size)
 

@@ -85,8 +85,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, sqlite_template: Path,
-                 pg_template: str | None) -> Iterator[str]:
+def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> Iterator[str]:
     """A fresh, migrated database on ``backend``; dropped after the test."""
     if backend == "sqlite":
         path = tmp_path / "retrace.db"

@@ -21,8 +21,12 @@ def healthz() -> dict[str, Any]:
     return {"status": "ok", "checks": {}}
 
 
-@router.get("/readyz", response_model=Health, responses=problems(503),
-            summary="The database (and Redis, when configured) answer")
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses=problems(503),
+    summary="The database (and Redis, when configured) answer",
+)
 def readyz(request: Request, ledger: LedgerDep) -> Any:
     checks: dict[str, str] = {}
     failed = []
@@ -40,7 +44,15 @@ def readyz(request: Request, ledger: LedgerDep) -> Any:
             checks["redis"] = "unreachable"
             failed.append("redis")
     if failed:
-        return problem_response(503, problem(503, "not-ready", "Not ready",
-                                             f"{', '.join(failed)} not answering",
-                                             "/readyz", checks=checks))
+        return problem_response(
+            503,
+            problem(
+                503,
+                "not-ready",
+                "Not ready",
+                f"{', '.join(failed)} not answering",
+                "/readyz",
+                checks=checks,
+            ),
+        )
     return JSONResponse({"status": "ok", "checks": checks})

@@ -15,8 +15,12 @@ from ledger.chain import parse_entry
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
 
-@router.get("/entries", response_model=EntriesPage, responses=READ_PROBLEMS,
-            summary="Entries in seq order, with their hashes")
+@router.get(
+    "/entries",
+    response_model=EntriesPage,
+    responses=READ_PROBLEMS,
+    summary="Entries in seq order, with their hashes",
+)
 def entries(
     _caller: RegulatorDep,
     ledger: LedgerDep,
@@ -31,9 +35,17 @@ def entries(
     return {"entries": out, "next": following, "size": size}
 
 
-@router.get("/verify", response_model=VerifyOut, responses=READ_PROBLEMS,
-            summary="Re-hash every entry and check both chains")
+@router.get(
+    "/verify",
+    response_model=VerifyOut,
+    responses=READ_PROBLEMS,
+    summary="Re-hash every entry and check both chains",
+)
 async def verify(_caller: RegulatorDep, ledger: LedgerDep) -> dict[str, Any]:
     report = await run_in_threadpool(ledger.verify)
-    return {"ok": report.ok, "size": report.size, "first_bad": report.first_bad,
-            "head": report.head}
+    return {
+        "ok": report.ok,
+        "size": report.size,
+        "first_bad": report.first_bad,
+        "head": report.head,
+    }

@@ -26,17 +26,30 @@ def index(request: Request, ledger: LedgerDep) -> Any:
     states = [s.value for s in State]
     kinds = [k.value for k in ItemKind]
     rows = [
-        {"kind": kind, "cells": [counts.get((kind, s), 0) for s in states],
-         "total": sum(counts.get((kind, s), 0) for s in states)}
+        {
+            "kind": kind,
+            "cells": [counts.get((kind, s), 0) for s in states],
+            "total": sum(counts.get((kind, s), 0) for s in states),
+        }
         for kind in kinds
     ]
     totals = [sum(counts.get((k, s), 0) for k in kinds) for s in states]
     peak = max([*totals, 1])
-    bars = [{"state": s, "count": c, "width": round(100 * c / peak, 1)}
-            for s, c in zip(states, totals, strict=True)]
+    bars = [
+        {"state": s, "count": c, "width": round(100 * c / peak, 1)}
+        for s, c in zip(states, totals, strict=True)
+    ]
     return request.app.state.templates.TemplateResponse(
-        request, "index.html",
-        {"size": size, "head": head[1] if head else None, "states": states, "rows": rows,
-         "bars": bars, "recent": recent, "orgs": orgs,
-         "items": sum(counts.values())},
+        request,
+        "index.html",
+        {
+            "size": size,
+            "head": head[1] if head else None,
+            "states": states,
+            "rows": rows,
+            "bars": bars,
+            "recent": recent,
+            "orgs": orgs,
+            "items": sum(counts.values()),
+        },
     )

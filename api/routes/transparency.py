@@ -41,8 +41,9 @@ class ConsistencyOut(BaseModel):
 class WitnessIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vkey: str = Field(min_length=3, max_length=400,
-                      description="witness verifier key name+hash+base64(0x04‖pub)")
+    vkey: str = Field(
+        min_length=3, max_length=400, description="witness verifier key name+hash+base64(0x04‖pub)"
+    )
 
 
 class WitnessOut(BaseModel):
@@ -55,9 +56,12 @@ def _log(request: Request) -> Transparency:
     return log
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse,
-            responses={**_TEXT, **problems(404, 422, 503)},
-            summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    responses={**_TEXT, **problems(404, 422, 503)},
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
+)
 async def get_checkpoint(
     request: Request, size: Annotated[int | None, Query(ge=0, le=2**53)] = None
 ) -> PlainTextResponse:
@@ -65,9 +69,12 @@ async def get_checkpoint(
     return PlainTextResponse(record.note, headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/checkpoint", response_class=PlainTextResponse,
-             responses={**_TEXT, **problems(401, 403, 503)},
-             summary="Publish a checkpoint over the whole log now")
+@router.post(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    responses={**_TEXT, **problems(401, 403, 503)},
+    summary="Publish a checkpoint over the whole log now",
+)
 async def publish_checkpoint(
     request: Request, _caller: Annotated[OrgRecord, Depends(require(Role.ADMIN, Role.REGULATOR))]
 ) -> PlainTextResponse:
@@ -77,27 +84,43 @@ async def publish_checkpoint(
     return PlainTextResponse(record.note)
 
 
-@router.get("/key", response_class=PlainTextResponse, responses=_TEXT,
-            summary="The log's verifier key (<name>+<key hash>+<base64 key>)")
+@router.get(
+    "/key",
+    response_class=PlainTextResponse,
+    responses=_TEXT,
+    summary="The log's verifier key (<name>+<key hash>+<base64 key>)",
+)
 def get_key(request: Request) -> PlainTextResponse:
     return PlainTextResponse(_log(request).vkey + "\n")
 
 
-@router.get("/proof/inclusion", response_model=InclusionOut, responses=problems(422, 503),
-            summary="Inclusion proof of the entry at index in the tree of size")
+@router.get(
+    "/proof/inclusion",
+    response_model=InclusionOut,
+    responses=problems(422, 503),
+    summary="Inclusion proof of the entry at index in the tree of size",
+)
 def get_inclusion(
     request: Request,
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
 ) -> dict[str, Any]:
     proof = _log(request).inclusion(index, size)
-    return {"index": proof.index, "size": proof.size, "leaf_hash": proof.leaf_hash,
-            "proof": proof.proof}
+    return {
+        "index": proof.index,
+        "size": proof.size,
+        "leaf_hash": proof.leaf_hash,
+        "proof": proof.proof,
+    }
 
 
-@router.get("/proof/consistency", response_model=ConsistencyOut, response_model_by_alias=True,
-            responses=problems(422, 503),
-            summary="Consistency proof between two tree sizes")
+@router.get(
+    "/proof/consistency",
+    response_model=ConsistencyOut,
+    response_model_by_alias=True,
+    responses=problems(422, 503),
+    summary="Consistency proof between two tree sizes",
+)
 def get_consistency(
     request: Request,
     first: Annotated[int, Query(alias="from", ge=0, le=2**53)],
@@ -107,18 +130,27 @@ def get_consistency(
     return {"from": proof.first, "to": proof.second, "proof": proof.proof}
 
 
-@router.post("/witnesses", status_code=201, response_model=WitnessOut,
-             responses=WRITE_PROBLEMS, summary="Register your witness key (regulators)")
+@router.post(
+    "/witnesses",
+    status_code=201,
+    response_model=WitnessOut,
+    responses=WRITE_PROBLEMS,
+    summary="Register your witness key (regulators)",
+)
 def register_witness(body: WitnessIn, request: Request, caller: RegulatorDep) -> dict[str, Any]:
     verifier = _log(request).register_witness(caller.id, body.vkey)
     return {"name": verifier.name, "vkey": body.vkey}
 
 
-@router.post("/cosign", response_class=PlainTextResponse,
-             responses={**_TEXT, **READ_PROBLEMS, **problems(409, 413)},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/plain": {"schema": {"type": "string"}}}}},
-             summary="Add your witness cosignature to a checkpoint")
+@router.post(
+    "/cosign",
+    response_class=PlainTextResponse,
+    responses={**_TEXT, **READ_PROBLEMS, **problems(409, 413)},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+    summary="Add your witness cosignature to a checkpoint",
+)
 async def cosign(request: Request, caller: RegulatorDep) -> PlainTextResponse:
     raw = await request.body()
     if len(raw) > _MAX_NOTE:

@@ -15,8 +15,7 @@ def test_pack_from_registration_to_recycling(world: World) -> None:
     assert got["holder"] == world.recycler.id
     history = c.get(f"/v1/items/{item['id']}/history", headers=world.oem.headers).json()
     types = [e["type"] for e in history["entries"]]
-    assert types == ["registered", "retired", "transferred", "collected", "assessed",
-                     "recycled"]
+    assert types == ["registered", "retired", "transferred", "collected", "assessed", "recycled"]
     # each entry links to the item's previous one
     for before, after in zip(history["entries"], history["entries"][1:], strict=False):
         assert after["item_prev"] == before["hash"]

@@ -34,8 +34,13 @@ def test_item_history_proves_inclusion_against_the_checkpoint(world: World) -> N
     assert len(history["proofs"]) == len(history["entries"]) == 4
     for entry, proof in zip(history["entries"], history["proofs"], strict=True):
         assert proof["seq"] == entry["seq"]
-        verify_inclusion(entry["seq"], checkpoint.size, bytes.fromhex(entry["hash"]),
-                         [bytes.fromhex(p) for p in proof["proof"]], checkpoint.root)
+        verify_inclusion(
+            entry["seq"],
+            checkpoint.size,
+            bytes.fromhex(entry["hash"]),
+            [bytes.fromhex(p) for p in proof["proof"]],
+            checkpoint.root,
+        )
 
 
 def test_consistency_between_two_checkpoints(world: World) -> None:
@@ -45,10 +50,10 @@ def test_consistency_between_two_checkpoints(world: World) -> None:
         register(c, world.oem)
     _, second = _checkpoint(world)
     assert second.size == first.size + 3
-    body = c.get("/v1/log/proof/consistency",
-                 params={"from": first.size, "to": second.size}).json()
-    verify_consistency(first.size, second.size, [bytes.fromhex(p) for p in body["proof"]],
-                       first.root, second.root)
+    body = c.get("/v1/log/proof/consistency", params={"from": first.size, "to": second.size}).json()
+    verify_consistency(
+        first.size, second.size, [bytes.fromhex(p) for p in body["proof"]], first.root, second.root
+    )
     bad = c.get("/v1/log/proof/consistency", params={"from": 0, "to": second.size})
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
@@ -62,8 +67,11 @@ def test_witness_cosigns_and_the_checkpoint_carries_the_line(world: World) -> No
     answer = c.post("/v1/log/witnesses", json={"vkey": vkey}, headers=world.regulator.headers)
     assert answer.status_code == 201, answer.text
     cosigned = add_cosignature(note, "regulator.example/witness", key, int(time.time()))
-    answer = c.post("/v1/log/cosign", content=cosigned, headers={
-        **world.regulator.headers, "content-type": "text/plain"})
+    answer = c.post(
+        "/v1/log/cosign",
+        content=cosigned,
+        headers={**world.regulator.headers, "content-type": "text/plain"},
+    )
     assert answer.status_code == 200, answer.text
     served = c.get("/v1/log/checkpoint", params={"size": checkpoint.size}).text
     log_key = parse_verifier_key(c.get("/v1/log/key").text.strip())
@@ -71,8 +79,11 @@ def test_witness_cosigns_and_the_checkpoint_carries_the_line(world: World) -> No
     assert "regulator.example/witness" in opened.cosignatures
     # A cosignature by some other key is refused.
     other = add_cosignature(note, "regulator.example/witness", generate_private_key(), 1)
-    refused = c.post("/v1/log/cosign", content=other, headers={
-        **world.regulator.headers, "content-type": "text/plain"})
+    refused = c.post(
+        "/v1/log/cosign",
+        content=other,
+        headers={**world.regulator.headers, "content-type": "text/plain"},
+    )
     assert refused.status_code == 422
     assert refused.json()["code"] == "bad-signature"
 
@@ -84,9 +95,15 @@ def test_checkpoint_body_matches_the_tree(world: World) -> None:
     body = parse_checkpoint(note.split("\n\n")[0] + "\n")
     assert body.size == checkpoint.size
     proof = c.get("/v1/log/proof/inclusion", params={"index": 0, "size": body.size}).json()
-    first = c.get("/v1/log/entries", params={"limit": 1},
-                  headers=world.regulator.headers).json()["entries"][0]
+    first = c.get("/v1/log/entries", params={"limit": 1}, headers=world.regulator.headers).json()[
+        "entries"
+    ][0]
     assert proof["leaf_hash"] == first["hash"]
-    verify_inclusion(0, body.size, bytes.fromhex(first["hash"]),
-                     [bytes.fromhex(p) for p in proof["proof"]], body.root)
+    verify_inclusion(
+        0,
+        body.size,
+        bytes.fromhex(first["hash"]),
+        [bytes.fromhex(p) for p in proof["proof"]],
+        body.root,
+    )
     assert base64.b64decode(note.split("\n")[2]) == body.root

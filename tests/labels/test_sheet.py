@@ -257,9 +257,7 @@ def test_url_too_long_for_small_labels_is_refused() -> None:
         render_sheet_pdf([make_info()], base, SheetLayout.a4(columns=4, rows=10))
 
 
-def test_thousand_label_sheet_is_whole(
-    tmp_path: Path, pdftoppm: Rasterise, decode: Decode
-) -> None:
+def test_thousand_label_sheet_is_whole(tmp_path: Path, pdftoppm: Rasterise, decode: Decode) -> None:
     # Its speed is measured in bench/labels.py, not asserted here.
     layout = SheetLayout.a4()
     infos = (make_info(n) for n in range(1000))

@@ -18,9 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("items") as batch:
-        batch.add_column(
-            sa.Column("code_scope", sa.String(40), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("code_scope", sa.String(40), nullable=False, server_default=""))
     op.execute(
         "UPDATE items SET code_scope = manufacturer WHERE kind IN ('pv_module', 'wind_blade')"
     )
