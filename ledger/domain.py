@@ -137,13 +137,22 @@ def allowed_events(item: Item, actor: Org) -> list[str]:
     """The event types ``actor`` may record on ``item`` now, in table order."""
     out = []
     for event_type, rule in LIFECYCLE.items():
-        if event_type == "corrected" or actor.role not in rule.roles:
+        if event_type == "corrected" or not _role_may(item, actor, event_type, rule):
             continue
         if item.state not in rule.from_states:
             continue
         if _may_act(item, actor, event_type):
             out.append(event_type)
     return out
+
+
+def _role_may(item: Item, actor: Org, event_type: str, rule: Rule) -> bool:
+    if actor.role in rule.roles:
+        return True
+    # A recycler registers the parts it dismantles and the second-life items it
+    # repurposes; as their registrant it reports their retirement, or they
+    # could never be collected and recycled.
+    return event_type == "retired" and actor.role == Role.RECYCLER and item.manufacturer == actor.id
 
 
 def _may_act(item: Item, actor: Org, event_type: str) -> bool:
@@ -178,7 +187,7 @@ def check_event(
     rule = LIFECYCLE[event_type]
     if actor.role not in ITEM_WRITERS:
         raise ForbiddenError(f"a {actor.role} writes nothing to items", role=actor.role.value)
-    if actor.role not in rule.roles:
+    if not _role_may(item, actor, event_type, rule):
         allowed = ", ".join(sorted(r.value for r in rule.roles))
         raise ForbiddenError(
             f"a {actor.role} cannot record {event_type}; it is recorded by: {allowed}",

@@ -353,3 +353,21 @@ def test_register_module_into_pack(world: World) -> None:
         assert problem["pointer"] == "/parent"
         assert _log_size(world) == before
     assert _get_item(world, pack["id"])["children"] == [module["id"]]
+
+
+def test_dismantled_parts_can_be_retired_and_recycled_by_the_dismantler(world: World) -> None:
+    c = world.client
+    pack = register(c, world.oem)
+    to_state(c, world.oem, world.recycler, pack["id"], "dismantled")
+    part_id = c.get(f"/v1/items/{pack['id']}", headers=world.recycler.headers).json()["children"][0]
+    part = c.get(f"/v1/items/{part_id}", headers=world.recycler.headers).json()
+    assert (part["state"], part["manufacturer"]) == ("registered", world.recycler.id)
+    scan = c.post("/v1/scan", json={"payload": part_id}, headers=world.recycler.headers).json()
+    assert "retired" in scan["allowed_events"]
+    event(c, world.recycler, part_id, "retired", {"reason": "recovered from a dismantled pack"})
+    event(c, world.recycler, part_id, "transferred", {"to_org": world.recycler2.id})
+    event(c, world.recycler2, part_id, "collected", {"site": "Line 2", "mass_kg": "38.5"})
+    # Only the registrant may: another recycler holding a pack still cannot retire it.
+    other = register(c, world.oem)
+    event(c, world.oem, other["id"], "transferred", {"to_org": world.recycler.id})
+    event(c, world.recycler, other["id"], "retired", {"reason": "x"}, expect=403)
