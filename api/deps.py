@@ -23,12 +23,13 @@ from ledger.store.sql import OrgRecord
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
 
 
-def get_ledger(request: Request) -> Ledger:
+# Plain attribute reads: async, so FastAPI does not hand them to the threadpool.
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -37,18 +38,29 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_caller(
-    ledger: LedgerDep,
+async def get_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> OrgRecord:
+) -> str:
+    """The request's API key, not yet checked (``get_caller`` checks it).
+
+    Raises:
+        AuthError: no key.
+    """
+    if credentials is None or not credentials.credentials:
+        raise AuthError("send an API key as `Authorization: Bearer <key>`")
+    return credentials.credentials
+
+
+ApiKeyDep = Annotated[str, Depends(get_api_key)]
+
+
+def get_caller(ledger: LedgerDep, api_key: ApiKeyDep) -> OrgRecord:
     """The org whose API key signs this request.
 
     Raises:
         AuthError: no key, or an unknown or revoked one.
     """
-    if credentials is None or not credentials.credentials:
-        raise AuthError("send an API key as `Authorization: Bearer <key>`")
-    return ledger.authenticate(credentials.credentials)
+    return ledger.authenticate(api_key)
 
 
 CallerDep = Annotated[OrgRecord, Depends(get_caller)]

@@ -7,9 +7,9 @@ is checked here for shape, then by the ledger for meaning.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger.domain import LIFECYCLE, Role
 from ledger.events import ItemKind
@@ -29,9 +29,12 @@ class _Request(BaseModel):
 
 
 class OrgCreate(_Request):
-    name: str = Field(min_length=1, max_length=200, examples=["Shenzhen Green Recycling"])
+    # No control characters: PostgreSQL text cannot hold U+0000, and names are printed.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                      examples=["Shenzhen Green Recycling"])
     role: Role = Field(examples=["recycler"])
-    region: str = Field(min_length=1, max_length=64, examples=["CN-GD"])
+    region: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
+                        examples=["CN-GD"])
 
 
 class OrgOut(BaseModel):
@@ -162,6 +165,9 @@ class ScanResult(BaseModel):
     item: ItemOut
     holder: OrgOut | None
     allowed_events: list[str]
+    via: str | None = Field(
+        None, description="how the scan was read: label, id, code, serial or gs1"
+    )
 
 
 class CheckpointOut(BaseModel):
@@ -220,3 +226,105 @@ class Problem(BaseModel):
     code: str
     instance: str | None = None
     pointer: str | None = None
+
+
+# -- labels -------------------------------------------------------------------------------
+
+MAX_SHEET_LABELS = 5000
+MAX_INTAKE_LINES = 2000
+
+
+class A4Grid(_Request):
+    """An A4 sheet of ``columns`` x ``rows`` equal labels."""
+
+    columns: int = Field(3, ge=1, le=12)
+    rows: int = Field(8, ge=1, le=20)
+    margin_mm: float = Field(8.0, ge=0, le=50, description="page margin on every side")
+    gap_mm: float = Field(2.0, ge=0, le=20, description="space between labels")
+
+
+class RollSize(_Request):
+    """Roll stock for a label printer: one label per page."""
+
+    width_mm: float = Field(ge=15, le=300)
+    height_mm: float = Field(ge=15, le=300)
+
+
+class SheetLayoutIn(_Request):
+    """Exactly one of ``a4`` or ``roll``."""
+
+    a4: A4Grid | None = None
+    roll: RollSize | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SheetLayoutIn:
+        if (self.a4 is None) == (self.roll is None):
+            raise ValueError('give exactly one of "a4" or "roll"')
+        return self
+
+
+class LabelSheetRequest(_Request):
+    item_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=MAX_SHEET_LABELS,
+        description="the items to print, in order (an id twice prints two labels)",
+    )
+    layout: SheetLayoutIn = Field(default_factory=lambda: SheetLayoutIn(a4=A4Grid()))
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
+                 "layout": {"a4": {"columns": 3, "rows": 8}}},
+                {"item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
+                 "layout": {"roll": {"width_mm": 50, "height_mm": 30}}},
+            ]
+        },
+    )
+
+
+# -- intake -------------------------------------------------------------------------------
+
+
+class DeliveryLine(_Request):
+    payload: str = Field(min_length=1, max_length=2048,
+                         description="the scanned text: label URL, id, code, serial or GS1 link")
+    mass_kg: str | int = Field(description="mass weighed at intake, an exact decimal string",
+                               examples=["410.2"])
+
+
+class IntakeRequest(_Request):
+    site: str = Field(min_length=1, max_length=200, examples=["Dock 3, Foshan"])
+    deliveries: list[DeliveryLine] = Field(min_length=1, max_length=MAX_INTAKE_LINES)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{
+                "site": "Dock 3, Foshan",
+                "deliveries": [
+                    {"payload": "https://retrace.example.org/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH",
+                     "mass_kg": "410.2"},
+                    {"payload": PACK_CODE, "mass_kg": "398.0"},
+                ],
+            }]
+        },
+    )
+
+
+class IntakeLineOut(BaseModel):
+    line: int = Field(description="0-based index of the line in `deliveries`")
+    ok: bool
+    item: str | None = Field(description="the item the scan matched, or null")
+    state: str | None = Field(description="the item's state after this delivery")
+    holder: str | None = Field(description="the org that holds the item")
+    seq: int | None = Field(None, description="seq of the `collected` entry")
+    hash: str | None = None
+    error: dict[str, Any] | None = Field(None, description="problem object for this line")
+
+
+class IntakeOut(BaseModel):
+    site: str
+    accepted: int
+    refused: int
+    results: list[IntakeLineOut]

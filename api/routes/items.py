@@ -6,8 +6,10 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
+    ApiKeyDep,
     CallerDep,
     IdempotencyKeyDep,
     LedgerDep,
@@ -17,7 +19,8 @@ from api.deps import (
     idempotency_for,
 )
 from api.problems import ledger_problem
-from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, run_write
+from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, problems, run_write
+from api.routes.labels import scan_target
 from api.routes.orgs import org_out
 from api.schemas import (
     BulkResult,
@@ -74,13 +77,14 @@ def _bulk_lines(raw: bytes, content_type: str) -> list[Any]:
                 continue
             try:
                 lines.append(json.loads(text))
-            except json.JSONDecodeError as exc:
-                lines.append(ValidationError(f"line {number + 1} is not JSON: {exc.msg}",
+            except (json.JSONDecodeError, RecursionError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                lines.append(ValidationError(f"line {number + 1} is not JSON: {why}",
                                              pointer=f"/{len(lines)}"))
         return lines
     try:
         parsed = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}", pointer="/") from None
     if not isinstance(parsed, list):
         raise ValidationError("send a JSON array of items, or JSON Lines", pointer="/")
@@ -164,15 +168,25 @@ async def record_event(item_id: ItemId, body: EventCreate, request: Request,
     )
 
 
-@router.post("/scan", response_model=ScanResult, responses=READ_PROBLEMS,
+@router.post("/scan", response_model=ScanResult,
+             responses={**READ_PROBLEMS, **problems(400, 409, 413)},
              summary="Resolve a scanned label, id or code to the item and your next events")
-def scan(body: ScanRequest, caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
-    with ledger.store.reader() as r:
-        item = ledger.resolve_scan(r, body.payload)
-        holder = r.org(item.holder)
-        view = render_item(item, r.children(item.id))
-    return {
-        "item": view,
-        "holder": org_out(holder) if holder else None,
-        "allowed_events": domain.allowed_events(item, caller.as_actor()),
-    }
+async def scan(body: ScanRequest, api_key: ApiKeyDep, ledger: LedgerDep) -> dict[str, Any]:
+    # Every item at a loading dock is scanned: the key check and the lookups share
+    # one connection and one trip to the threadpool, and need no transaction.
+    def lookup() -> dict[str, Any]:
+        with ledger.store.lookup() as r:
+            caller = ledger.authenticate(api_key, r)
+            target = scan_target(body.payload)
+            item = ledger.resolve_scan(r, target)
+            holder = ledger.org(r, item.holder)
+            # Kinds that contain nothing (cells, PV modules, blades) have no children.
+            children = r.children(item.id) if domain.CONTAINS[item.kind] else []
+        return {
+            "item": render_item(item, children),
+            "holder": org_out(holder) if holder else None,
+            "allowed_events": domain.allowed_events(item, caller.as_actor()),
+            "via": target.via,
+        }
+
+    return await run_in_threadpool(lookup)

@@ -62,6 +62,14 @@ _ITEMS_BY_CODES = sa.select(_items).where(
     _items.c.kind.in_(sa.bindparam("kinds", expanding=True))
     & _items.c.code.in_(sa.bindparam("codes", expanding=True))
 )
+# A scan names at most two spellings of a code: a fixed-arity form of the above
+# (padded by repetition) is compiled once, where expanding IN lists are rendered
+# on every execution.
+_FEW_KINDS, _FEW_CODES = 5, 2
+_ITEMS_BY_FEW_CODES = sa.select(_items).where(
+    _items.c.kind.in_([sa.bindparam(f"k{i}") for i in range(_FEW_KINDS)])
+    & _items.c.code.in_([sa.bindparam(f"c{i}") for i in range(_FEW_CODES)])
+)
 _CHILDREN = (
     sa.select(_items.c.id).where(_items.c.parent == sa.bindparam("parent")).order_by(_items.c.id)
 )
@@ -235,6 +243,12 @@ class Reader:
         """
         found: list[Item] = []
         wanted, kind_list = sorted(set(codes)), sorted(set(kinds))
+        if not wanted or not kind_list:
+            return found
+        if len(wanted) <= _FEW_CODES and len(kind_list) <= _FEW_KINDS:
+            params = {f"k{i}": kind_list[min(i, len(kind_list) - 1)] for i in range(_FEW_KINDS)}
+            params.update({f"c{i}": wanted[min(i, len(wanted) - 1)] for i in range(_FEW_CODES)})
+            return [_item(r) for r in self.conn.execute(_ITEMS_BY_FEW_CODES, params)]
         for start in range(0, len(wanted), 500):
             rows = self.conn.execute(
                 _ITEMS_BY_CODES, {"kinds": kind_list, "codes": wanted[start : start + 500]}
@@ -541,6 +555,21 @@ class SqlStore:
         """A read-only view in one transaction."""
         with self._guard(), self.engine.connect() as conn, conn.begin():
             yield Reader(conn)
+
+    @contextmanager
+    def lookup(self) -> Iterator[Reader]:
+        """A few independent reads, each seeing the latest commit, with no transaction.
+
+        On PostgreSQL this saves the BEGIN and COMMIT round trips of ``reader``
+        (a scan's key check and item lookup need no common snapshot); SQLite's
+        BEGIN costs no round trip, so there it is ``reader``.
+        """
+        if self.dialect != "postgresql":
+            with self.reader() as r:
+                yield r
+            return
+        with self._guard(), self.engine.connect() as conn:
+            yield Reader(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     @contextmanager
     def writer(self) -> Iterator[Writer]:

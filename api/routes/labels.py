@@ -1,0 +1,248 @@
+"""QR labels: one item's label as PNG or SVG, many as a printable PDF sheet or roll.
+
+Reads items and their manufacturers' names from the ledger and hands
+``LabelInfo`` values to the ``labels`` package, which draws them; reads a
+scanned label URL back to an item id for the scan and intake routes
+(``scan_target``). Labels encode ``<public base url>/p/<item id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CallerDep, LedgerDep, SettingsDep
+from api.routes.common import problems
+from api.schemas import LabelSheetRequest, SheetLayoutIn
+from labels import LabelInfo, SheetLayout, parse_label_url, render_png, render_sheet_pdf, render_svg
+from ledger.domain import Item
+from ledger.errors import LedgerError, NotFoundError, ValidationError
+from ledger.scan import ScanTarget, parse_scan
+from ledger.service import Ledger
+from ledger.store.sql import OrgRecord, Reader
+
+router = APIRouter(prefix="/v1", tags=["labels"])
+
+ItemId = Annotated[
+    str, Path(min_length=1, max_length=40, examples=["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"])
+]
+Dpi = Annotated[int, Query(ge=72, le=1200, description="print resolution of the PNG")]
+SizeMm = Annotated[float, Query(ge=15, le=200, description="label width in mm")]
+HeightMm = Annotated[
+    float | None, Query(ge=15, le=200, description="label height in mm (default: the width)")
+]
+
+# A label never changes: id, code, kind and manufacturer are fixed at registration.
+# It is private, since only API keys may fetch it.
+CACHE_CONTROL = "private, max-age=86400"
+PNG = "image/png"
+SVG = "image/svg+xml"
+PDF = "application/pdf"
+_LABEL_PROBLEMS = problems(401, 404, 422, 503)
+
+
+def _binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": description,
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+def _printable_name(name: str, fallback: str) -> str:
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in name).split())
+    return text[:200] or fallback
+
+
+def label_info(item: Item, manufacturer: OrgRecord | None) -> LabelInfo:
+    """What the label of ``item`` shows; the manufacturer by name.
+
+    Raises:
+        ValidationError: the code cannot be printed on a label (too long).
+    """
+    name = manufacturer.name if manufacturer is not None else item.manufacturer
+    try:
+        return LabelInfo(
+            item_id=item.id,
+            code=item.code,
+            kind=item.kind.value,
+            manufacturer=_printable_name(name, item.manufacturer),
+        )
+    except ValueError as exc:
+        raise ValidationError(f"item {item.id} cannot be labelled: {exc}") from None
+
+
+def label_infos(r: Reader, item_ids: Sequence[str]) -> list[LabelInfo]:
+    """Labels of ``item_ids`` in the order given (repeats kept).
+
+    Raises:
+        NotFoundError: naming the first unknown id (and its index).
+    """
+    found = r.items_by_ids(item_ids)
+    for index, item_id in enumerate(item_ids):
+        if item_id not in found:
+            raise NotFoundError(
+                f"no item {item_id} (item_ids[{index}])", pointer=f"/item_ids/{index}", item=item_id
+            )
+    makers = {org.id: org for org in r.orgs()}
+    infos: dict[str, LabelInfo] = {}
+    for item_id, item in found.items():
+        infos[item_id] = label_info(item, makers.get(item.manufacturer))
+    return [infos[item_id] for item_id in item_ids]
+
+
+def _one_label(ledger: Ledger, item_id: str) -> LabelInfo:
+    with ledger.store.reader() as r:
+        item = r.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        return label_info(item, r.org(item.manufacturer))
+
+
+def _render_error(exc: ValueError) -> ValidationError:
+    where = "query:/dpi" if "dpi" in str(exc) else "query:/size_mm"
+    return ValidationError(str(exc), pointer=where)
+
+
+def _headers(info: LabelInfo, suffix: str) -> dict[str, str]:
+    return {
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Disposition": f'inline; filename="{info.item_id}.{suffix}"',
+    }
+
+
+@router.get(
+    "/items/{item_id}/label.png",
+    response_class=Response,
+    responses={**_binary(PNG, "the label, greyscale PNG at `dpi`"), **_LABEL_PROBLEMS},
+    summary="The item's QR label as PNG",
+)
+def label_png(
+    item_id: ItemId,
+    _caller: CallerDep,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    dpi: Dpi = 300,
+    size_mm: SizeMm = 50.0,
+    height_mm: HeightMm = None,
+) -> Response:
+    info = _one_label(ledger, item_id)
+    try:
+        body = render_png(
+            info, settings.public_base_url, dpi=dpi, size_mm=size_mm, height_mm=height_mm
+        )
+    except ValueError as exc:
+        raise _render_error(exc) from None
+    return Response(body, media_type=PNG, headers=_headers(info, "png"))
+
+
+@router.get(
+    "/items/{item_id}/label.svg",
+    response_class=Response,
+    responses={**_binary(SVG, "the label, SVG in millimetres"), **_LABEL_PROBLEMS},
+    summary="The item's QR label as SVG",
+)
+def label_svg(
+    item_id: ItemId,
+    _caller: CallerDep,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    size_mm: SizeMm = 50.0,
+    height_mm: HeightMm = None,
+) -> Response:
+    info = _one_label(ledger, item_id)
+    try:
+        body = render_svg(info, settings.public_base_url, size_mm=size_mm, height_mm=height_mm)
+    except ValueError as exc:
+        raise _render_error(exc) from None
+    return Response(body, media_type=SVG, headers=_headers(info, "svg"))
+
+
+def sheet_layout(layout: SheetLayoutIn) -> SheetLayout:
+    """The ``labels`` layout a request names.
+
+    Raises:
+        ValidationError: the labels do not fit the page or are too small.
+    """
+    try:
+        if layout.roll is not None:
+            return SheetLayout.roll(layout.roll.width_mm, layout.roll.height_mm)
+        grid = layout.a4
+        assert grid is not None  # noqa: S101 - the schema demands one of the two
+        return SheetLayout.a4(grid.columns, grid.rows, margin_mm=grid.margin_mm, gap_mm=grid.gap_mm)
+    except ValueError as exc:
+        raise ValidationError(str(exc), pointer="/layout") from None
+
+
+@router.post(
+    "/labels/sheet",
+    response_class=Response,
+    responses={
+        **_binary(PDF, "the labels, in order, on A4 sheets or roll pages"),
+        **problems(400, 401, 404, 413, 422, 503),
+    },
+    summary="Many QR labels as a printable PDF (A4 sheet or label roll)",
+)
+async def label_sheet(
+    body: LabelSheetRequest, _caller: CallerDep, ledger: LedgerDep, settings: SettingsDep
+) -> Response:
+    layout = sheet_layout(body.layout)
+
+    def render() -> bytes:
+        with ledger.store.reader() as r:
+            infos = label_infos(r, body.item_ids)
+        return render_sheet_pdf(infos, settings.public_base_url, layout)
+
+    pdf = await run_in_threadpool(render)
+    return Response(
+        pdf,
+        media_type=PDF,
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": 'inline; filename="retrace-labels.pdf"',
+        },
+    )
+
+
+def _label_item_id(text: str) -> str | None:
+    """The item id of a label URL, forgiving a trailing slash, query or fragment."""
+    if "/p/" not in text:
+        return None
+    try:
+        return parse_label_url(text)
+    except ValueError:
+        pass
+    parts = urlsplit(text.strip())
+    if parts.scheme.lower() not in ("http", "https") or not (
+        parts.query or parts.fragment or parts.path.endswith("/")
+    ):
+        return None
+    try:
+        return parse_label_url(f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}")
+    except ValueError:
+        return None
+
+
+def scan_target(text: str) -> ScanTarget:
+    """What a scanned text names: a label URL read here, anything else by the ledger.
+
+    Raises:
+        ValidationError: empty text or a malformed GS1 link.
+    """
+    return parse_scan(text, label_item_id=_label_item_id(text))
+
+
+def read_scans(texts: Sequence[str]) -> list[ScanTarget | LedgerError]:
+    """``scan_target`` of each text, or the reason it cannot be read."""
+    out: list[ScanTarget | LedgerError] = []
+    for text in texts:
+        try:
+            out.append(scan_target(text))
+        except LedgerError as exc:
+            out.append(exc)
+    return out
