@@ -236,10 +236,10 @@ class Reader:
         return found
 
     def items_by_codes(self, codes: Sequence[str], kinds: Sequence[str]) -> list[Item]:
-        """Items whose (kind, code) is in ``kinds`` x ``codes``.
+        """Items whose (kind, code) is in ``kinds`` x ``codes``: probes of the code index.
 
-        Naming the kinds lets both databases probe the unique (kind, code)
-        index instead of scanning the table.
+        The same code may belong to items of several kinds (and, for PV and
+        blade serials, of several manufacturers); the caller decides among them.
         """
         found: list[Item] = []
         wanted, kind_list = sorted(set(codes)), sorted(set(kinds))
