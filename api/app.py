@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -151,20 +151,40 @@ def create_app(settings: Settings) -> FastAPI:
     # raises straight into the route (413), not wrapped by that middleware's task group.
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=rid[:64])
+    app.add_middleware(RequestId)
+    return app
+
+
+class RequestId:
+    """ASGI middleware: a request id (``X-Request-Id``, given or made) bound to
+    every log event of the request and echoed in the answer. Plain ASGI: it
+    costs far less per request than ``BaseHTTPMiddleware``."""
+
+    def __init__(self, app: problems.ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: problems.Scope, receive: problems.Receive, send: problems.Send
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"")
+        rid = given.decode("latin-1")[:64] if given.isascii() and given else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=rid)
+
+        async def send_with_id(message: problems.Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                message["headers"] = [*headers, (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.clear_contextvars()
-        response.headers["X-Request-Id"] = rid[:64]
-        return response
-
-    return app
 
 
 def app_from_env() -> Any:
