@@ -29,28 +29,24 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
+from _harness import Server, scratch_database
 
 from ledger.chain import ZERO_HASH, build_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "register.lua"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-READY_TIMEOUT_S = 60.0
 TARGETS = {
     ("postgresql", "bulk"): 5000.0,
     ("sqlite", "single"): 500.0,
@@ -96,121 +92,6 @@ def raw_limit(count: int, template: dict[str, Any], repeats: int = 3) -> float:
 
 
 # -- the server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """``retrace serve`` in its own process group, output to a log file."""
-
-    env: dict[str, str]
-    workdir: Path
-    workers: int
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "server.log"
-
-    def __enter__(self) -> Server:
-        retrace = Path(sys.executable).with_name("retrace")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(retrace),
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(self.workers),
-                ],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
-                with contextlib.suppress(httpx.TransportError):
-                    started = self.log_path.read_text().count("Application startup complete")
-                    if (
-                        started >= self.workers
-                        and client.get(f"{self.url}/readyz").status_code == 200
-                    ):
-                        return
-                time.sleep(0.1)
-        raise RuntimeError(f"server not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def worker_pids(self) -> list[int]:
-        """The uvicorn worker processes (children running multiprocessing's spawn_main)."""
-        assert self.process is not None
-        if self.workers == 1:
-            return [self.process.pid]
-        pids = []
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        for pid in children.read_text().split():
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"spawn_main" in cmdline:
-                pids.append(int(pid))
-        return pids
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=15)
-        self.process = None
-
-
-@contextlib.contextmanager
-def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
-    """A new, empty database on ``backend``; the PostgreSQL one is dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    name = f"retrace_bench_{secrets.token_hex(5)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- profiling (optional) -----------------------------------------------------------
