@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from ledger import codes, domain
-from ledger.chain import ZERO_HASH, ChainVerifier, Entry, build_entry, format_ts, parse_entry
+from ledger.chain import ChainVerifier, Entry, format_ts, parse_entry
 from ledger.domain import Item, Role
 from ledger.errors import (
     AuthError,
@@ -50,7 +44,24 @@ from ledger.events import (
 )
 from ledger.ids import IdSource
 from ledger.scan import ScanTarget, parse_scan, pick_match
-from ledger.store.sql import IdempotentAnswer, OrgRecord, Reader, SqlStore, Writer
+from ledger.store.sql import IdempotentAnswer, OrgRecord, Reader, SqlStore
+from ledger.writes import Answer, AnswerSeal, Idempotency, Job, Tx, Written, render_item
+
+__all__ = [
+    "KEY_PREFIX",
+    "Answer",
+    "Created",
+    "Idempotency",
+    "IntakeLine",
+    "IntakeResult",
+    "Ledger",
+    "LineResult",
+    "VerifyReport",
+    "Written",
+    "hash_api_key",
+    "iter_wire",
+    "render_item",
+]
 
 T = TypeVar("T")
 _ORG_CACHE_SIZE = 10_000
@@ -63,76 +74,12 @@ def hash_api_key(api_key: str) -> str:
 
 
 @dataclass(frozen=True)
-class Idempotency:
-    """An ``Idempotency-Key`` and the fingerprint of the request it came with."""
-
-    org_id: str
-    key: str
-    fingerprint: str
-
-
-class AnswerSeal:
-    """AES-256-GCM for stored idempotent answers, a key per (org, Idempotency-Key).
-
-    The key is HKDF-SHA256 of the service secret, so a copy of the database
-    alone reveals no API key that an org-creation answer carried.
-    """
-
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 32:
-            raise ValueError("the answer secret needs at least 32 bytes")
-        self._secret = secret
-
-    def _aead(self, idempotency: Idempotency) -> AESGCM:
-        info = b"retrace idempotent answer v1\n" + idempotency.org_id.encode() + b"\n"
-        key = HKDF(algorithm=SHA256(), length=32, salt=None,
-                   info=info + idempotency.key.encode()).derive(self._secret)
-        return AESGCM(key)
-
-    def seal(self, idempotency: Idempotency, plain: bytes) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead(idempotency).encrypt(nonce, plain,
-                                                       idempotency.fingerprint.encode())
-
-    def open(self, idempotency: Idempotency, sealed: bytes) -> bytes:
-        """Raises:
-            IdempotencyConflictError: the stored answer cannot be opened (another
-                service secret), so it cannot be replayed.
-        """
-        try:
-            return self._aead(idempotency).decrypt(sealed[:12], sealed[12:],
-                                                   idempotency.fingerprint.encode())
-        except InvalidTag:
-            raise IdempotencyConflictError(
-                "the first answer to this Idempotency-Key cannot be replayed here; "
-                "use a new key"
-            ) from None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A rendered answer: status, JSON bytes, and whether it is a replay."""
-
-    status: int
-    body: bytes
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
 class Created:
     """An org created with its first API key (shown once)."""
 
     org: OrgRecord
     api_key: str
     key_id: str
-    entries: list[Entry]
-
-
-@dataclass(frozen=True)
-class Written:
-    """The item after a write and the entries the write appended."""
-
-    item: Item
     entries: list[Entry]
 
 
@@ -173,121 +120,27 @@ class VerifyReport:
     head: str
 
 
-@dataclass
-class _Job:
-    """One queued write of a group commit, and what became of it."""
-
-    op: Callable[[Any], Any]
-    render: Callable[[Any], tuple[int, Any]]
-    idempotency: Idempotency | None
-    answer: Answer | None = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-@dataclass(frozen=True)
-class _Mark:
-    size: int
-    prev: str
-    entries: int
-    new_items: dict[str, Item]
-    changed: dict[str, Item]
-    sets: tuple[set[tuple[str, str, str]], ...]
-
-
-@dataclass
-class _Tx:
-    """Entries and projection rows of one write, linked in memory, stored at flush."""
-
-    writer: Writer
-    now: datetime
-    size: int = 0
-    prev: str = ZERO_HASH
-    entries: list[Entry] = field(default_factory=list)
-    new_items: dict[str, Item] = field(default_factory=dict)
-    changed: dict[str, Item] = field(default_factory=dict)
-    codes: set[tuple[str, str, str]] = field(default_factory=set)
-    known_free: set[tuple[str, str, str]] = field(default_factory=set)
-    taken: set[tuple[str, str, str]] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        head = self.writer.head()
-        if head is not None:
-            self.size, self.prev = head
-        self.start = self.size
-
-    def mark(self) -> _Mark:
-        """The in-memory state to go back to if the next write is refused."""
-        return _Mark(self.size, self.prev, len(self.entries), dict(self.new_items),
-                     dict(self.changed), (set(self.codes), set(self.known_free),
-                                          set(self.taken)))
-
-    def restore(self, mark: _Mark) -> None:
-        self.size, self.prev = mark.size, mark.prev
-        del self.entries[mark.entries:]
-        self.new_items, self.changed = mark.new_items, mark.changed
-        codes, known_free, taken = mark.sets
-        self.codes, self.known_free, self.taken = set(codes), set(known_free), set(taken)
-
-    def item(self, item_id: str) -> Item | None:
-        found = self.new_items.get(item_id) or self.changed.get(item_id)
-        return found if found is not None else self.writer.item(item_id)
-
-    def append(self, actor: str, item: Item | None, item_id: str | None, entry_type: str,
-               data: dict[str, Any]) -> Entry:
-        entry = build_entry(
-            seq=self.size, now=self.now, actor=actor, item=item_id, type=entry_type,
-            data=data, prev=self.prev,
-            item_prev=(item.head if item is not None else None) if item_id else None,
-        )
-        self.entries.append(entry)
-        self.size += 1
-        self.prev = entry.hash
-        if item_id is not None:
-            updated = domain.apply_entry(item, entry_type, actor, item_id, data,
-                                         head=entry.hash, seq=entry.seq)
-            if item_id in self.new_items or item is None:
-                self.new_items[item_id] = updated
-            else:
-                self.changed[item_id] = updated
-        return entry
-
-    def children(self, item_id: str) -> list[str]:
-        """Children of an item, those added in this write included."""
-        new = {i.id for i in self.new_items.values() if i.parent == item_id}
-        return sorted(set(self.writer.children(item_id)) | new)
-
-    def view(self, written: Written) -> dict[str, Any]:
-        """A write's result as the API shows it: item, its entry, all entries."""
-        item = written.item
-        return {
-            "item": render_item(item, self.children(item.id)),
-            "entry": written.entries[0].to_wire(),
-            "entries": [e.to_wire() for e in written.entries],
-        }
-
-    def flush(self) -> None:
-        self.writer.append(self.entries, expected_size=self.start)
-        self.writer.insert_items(list(self.new_items.values()))
-        self.writer.update_items(list(self.changed.values()))
-
-
 class Ledger:
     """Writes and reads of the ledger over one store."""
 
-    def __init__(self, store: SqlStore, *, clock: Callable[[], datetime],
-                 ids: IdSource | None = None,
-                 on_commit: Callable[[list[Entry]], None] | None = None,
-                 answer_secret: bytes | None = None) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        *,
+        clock: Callable[[], datetime],
+        ids: IdSource | None = None,
+        on_commit: Callable[[list[Entry]], None] | None = None,
+        answer_secret: bytes | None = None,
+    ) -> None:
         """Args:
-            on_commit: called with the entries of each write once it is durable
-                (publishing to subscribers, logging); its failures are its own.
-            answer_secret: seals the first answers kept for Idempotency-Key
-                replays (they can hold a new API key, which is never stored in
-                clear); without it no idempotent write is accepted.
+        on_commit: called with the entries of each write once it is durable
+            (publishing to subscribers, logging); its failures are its own.
+        answer_secret: seals the first answers kept for Idempotency-Key
+            replays (they can hold a new API key, which is never stored in
+            clear); without it no idempotent write is accepted.
         """
         self.on_commit = on_commit
-        self._queue: list[_Job] = []
+        self._queue: list[Job] = []
         self._queue_lock = threading.Lock()
         self._write_turn = threading.Lock()
         self.answers = AnswerSeal(answer_secret) if answer_secret is not None else None
@@ -300,7 +153,7 @@ class Ledger:
 
     def execute(
         self,
-        op: Callable[[_Tx], T],
+        op: Callable[[Tx], T],
         render: Callable[[T], tuple[int, Any]],
         idempotency: Idempotency | None = None,
     ) -> Answer:
@@ -313,13 +166,14 @@ class Ledger:
             LedgerError: any refusal; nothing is written.
         """
         if idempotency is not None and self.answers is None:
-            raise ValidationError("this ledger keeps no idempotent answers",
-                                  pointer="header:/Idempotency-Key")
+            raise ValidationError(
+                "this ledger keeps no idempotent answers", pointer="header:/Idempotency-Key"
+            )
         # Group commit (flat combining): each caller queues its write; whoever
         # holds the process's write turn runs every queued write in one
         # transaction (one chain lock, one commit, one fsync), each inside its
         # own savepoint so a refusal undoes only that write.
-        job = _Job(op, render, idempotency)
+        job = Job(op, render, idempotency)
         with self._queue_lock:
             self._queue.append(job)
         with self._write_turn:
@@ -332,7 +186,7 @@ class Ledger:
         assert job.answer is not None  # noqa: S101 - a done job has one of the two
         return job.answer
 
-    def _run_batch(self, batch: list[_Job]) -> None:
+    def _run_batch(self, batch: list[Job]) -> None:
         try:
             outcomes, entries = self._commit_batch(batch)
         except Exception as exc:
@@ -349,11 +203,11 @@ class Ledger:
         self._committed(entries)
 
     def _commit_batch(
-        self, batch: list[_Job]
-    ) -> tuple[list[tuple[_Job, Answer | None, LedgerError | None]], list[Entry]]:
-        outcomes: list[tuple[_Job, Answer | None, LedgerError | None]] = []
+        self, batch: list[Job]
+    ) -> tuple[list[tuple[Job, Answer | None, LedgerError | None]], list[Entry]]:
+        outcomes: list[tuple[Job, Answer | None, LedgerError | None]] = []
         with self.store.writer() as writer:
-            tx = _Tx(writer, self.clock())
+            tx = Tx(writer, self.clock())
             replays: dict[tuple[str, str], tuple[str, Answer]] = {}
             if len(batch) == 1:
                 # Alone in its transaction, a refusal rolls the whole of it back.
@@ -376,8 +230,9 @@ class Ledger:
             tx.flush()
         return outcomes, tx.entries
 
-    def _run_job(self, tx: _Tx, job: _Job,
-                 replays: dict[tuple[str, str], tuple[str, Answer]]) -> Answer:
+    def _run_job(
+        self, tx: Tx, job: Job, replays: dict[tuple[str, str], tuple[str, Answer]]
+    ) -> Answer:
         idem = job.idempotency
         if idem is not None:
             assert self.answers is not None  # noqa: S101 - checked in execute
@@ -392,26 +247,28 @@ class Ledger:
             if seen:
                 return seen[1]
             if first is not None:
-                return Answer(first.status, self.answers.open(idem, first.response),
-                              replayed=True)
+                return Answer(first.status, self.answers.open(idem, first.response), replayed=True)
         result = job.op(tx)
         status, body = job.render(result)
         raw = json.dumps(body, separators=(",", ":")).encode()
         if idem is not None:
             assert self.answers is not None  # noqa: S101 - checked in execute
             tx.writer.save_idempotent_answer(
-                idem.org_id, idem.key,
+                idem.org_id,
+                idem.key,
                 IdempotentAnswer(idem.fingerprint, status, self.answers.seal(idem, raw)),
                 format_ts(tx.now),
             )
-            replays[(idem.org_id, idem.key)] = (idem.fingerprint,
-                                                Answer(status, raw, replayed=True))
+            replays[(idem.org_id, idem.key)] = (
+                idem.fingerprint,
+                Answer(status, raw, replayed=True),
+            )
         return Answer(status, raw)
 
-    def write(self, op: Callable[[_Tx], T]) -> T:
+    def write(self, op: Callable[[Tx], T]) -> T:
         """Run one write atomically and return its result (CLI, demo)."""
         with self.store.writer() as writer:
-            tx = _Tx(writer, self.clock())
+            tx = Tx(writer, self.clock())
             result = op(tx)
             tx.flush()
         self._committed(tx.entries)
@@ -458,8 +315,15 @@ class Ledger:
             raise AuthError("the API key has been revoked")
         return org
 
-    def create_org(self, tx: _Tx, actor: OrgRecord | None, name: str, role: Role,
-                   region: str, api_key: str | None = None) -> Created:
+    def create_org(
+        self,
+        tx: Tx,
+        actor: OrgRecord | None,
+        name: str,
+        role: Role,
+        region: str,
+        api_key: str | None = None,
+    ) -> Created:
         """Create an org (logged) and issue its first key (logged).
 
         ``actor`` None means the org creates itself (the first admin).
@@ -471,39 +335,46 @@ class Ledger:
             raise DuplicateError(f"an org named {name!r} exists already", pointer="/name")
         org = OrgRecord(self.ids.new("org"), name, role, region)
         actor_id = actor.id if actor is not None else org.id
-        entry = tx.append(actor_id, None, None, domain.ORG_CREATED,
-                          {"id": org.id, "name": name, "role": role.value, "region": region})
+        entry = tx.append(
+            actor_id,
+            None,
+            None,
+            domain.ORG_CREATED,
+            {"id": org.id, "name": name, "role": role.value, "region": region},
+        )
         tx.writer.insert_org(org, entry.seq)
         key_id, secret, key_entry = self._issue_key(tx, actor_id, org.id, api_key)
         return Created(org, secret, key_id, [entry, key_entry])
 
-    def issue_key(self, tx: _Tx, actor: OrgRecord, org_id: str) -> tuple[str, str, Entry]:
+    def issue_key(self, tx: Tx, actor: OrgRecord, org_id: str) -> tuple[str, str, Entry]:
         if tx.writer.org(org_id) is None:
             raise NotFoundError(f"no org {org_id}")
         return self._issue_key(tx, actor.id, org_id, None)
 
-    def _issue_key(self, tx: _Tx, actor_id: str, org_id: str,
-                   api_key: str | None) -> tuple[str, str, Entry]:
+    def _issue_key(
+        self, tx: Tx, actor_id: str, org_id: str, api_key: str | None
+    ) -> tuple[str, str, Entry]:
         secret = api_key or KEY_PREFIX + secrets.token_urlsafe(32)
         key_id = self.ids.new("key")
         entry = tx.append(actor_id, None, None, domain.KEY_ISSUED, {"key": key_id, "org": org_id})
         tx.writer.insert_key(key_id, org_id, hash_api_key(secret), entry.seq)
         return key_id, secret, entry
 
-    def revoke_key(self, tx: _Tx, actor: OrgRecord, key_id: str) -> Entry:
+    def revoke_key(self, tx: Tx, actor: OrgRecord, key_id: str) -> Entry:
         key = tx.writer.key(key_id)
         if key is None:
             raise NotFoundError(f"no API key {key_id}")
         if key.revoked:
             raise DuplicateError(f"API key {key_id} is revoked already")
-        entry = tx.append(actor.id, None, None, domain.KEY_REVOKED,
-                          {"key": key_id, "org": key.org_id})
+        entry = tx.append(
+            actor.id, None, None, domain.KEY_REVOKED, {"key": key_id, "org": key.org_id}
+        )
         tx.writer.revoke_key(key_id, entry.seq)
         return entry
 
     # -- items ----------------------------------------------------------------
 
-    def register(self, tx: _Tx, actor: OrgRecord, raw: Any, *, pointer: str = "") -> Written:
+    def register(self, tx: Tx, actor: OrgRecord, raw: Any, *, pointer: str = "") -> Written:
         """Register one item from a raw ``{kind, code, attributes, parent?, origin?}``.
 
         Raises:
@@ -521,13 +392,15 @@ class Ledger:
         self._check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
         return self._append_registration(tx, actor.id, dump(reg))
 
-    def register_many(self, tx: _Tx, actor: OrgRecord, lines: Sequence[Any]) -> list[LineResult]:
+    def register_many(self, tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> list[LineResult]:
         """Register many items; a refused line leaves the others standing."""
         pairs = {
             (str(raw["kind"]), codes.code_scope(str(raw["kind"]), actor.id), str(raw["code"]))
             for raw in lines
-            if isinstance(raw, dict) and isinstance(raw.get("kind"), str)
-            and isinstance(raw.get("code"), str) and raw["code"].isprintable()
+            if isinstance(raw, dict)
+            and isinstance(raw.get("kind"), str)
+            and isinstance(raw.get("code"), str)
+            and raw["code"].isprintable()
         }
         taken = tx.writer.existing_codes(sorted(pairs))
         tx.taken |= taken
@@ -540,7 +413,7 @@ class Ledger:
                 results.append(LineResult(number, error=exc))
         return results
 
-    def _linked(self, tx: _Tx, item_id: str | None, pointer: str) -> Item | None:
+    def _linked(self, tx: Tx, item_id: str | None, pointer: str) -> Item | None:
         if item_id is None:
             return None
         item = tx.item(item_id)
@@ -548,8 +421,9 @@ class Ledger:
             raise NotFoundError(f"no item {item_id}", pointer=pointer)
         return item
 
-    def _check_code(self, tx: _Tx, kind: ItemKind, code: str, pointer: str,
-                    manufacturer: str) -> None:
+    def _check_code(
+        self, tx: Tx, kind: ItemKind, code: str, pointer: str, manufacturer: str
+    ) -> None:
         try:
             codes.validate_code(kind.value, code)
         except LedgerError as exc:
@@ -560,17 +434,19 @@ class Ledger:
             tx.taken.add(key)
         if key in tx.codes or key in tx.taken:
             whose = "" if kind.value in codes.BATTERY_KINDS else " by this manufacturer"
-            raise DuplicateError(f"a {kind} with code {code} is registered already{whose}",
-                                 pointer=pointer)
+            raise DuplicateError(
+                f"a {kind} with code {code} is registered already{whose}", pointer=pointer
+            )
         tx.codes.add(key)
 
-    def _append_registration(self, tx: _Tx, actor_id: str, data: dict[str, Any]) -> Written:
+    def _append_registration(self, tx: Tx, actor_id: str, data: dict[str, Any]) -> Written:
         item_id = self.ids.new("itm")
         entry = tx.append(actor_id, None, item_id, domain.REGISTERED, data)
         return Written(tx.new_items[item_id], [entry])
 
-    def record_event(self, tx: _Tx, actor: OrgRecord, item_id: str, event_type: str,
-                     raw_data: Any) -> Written:
+    def record_event(
+        self, tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_data: Any
+    ) -> Written:
         """Record a lifecycle event on an item.
 
         Raises:
@@ -589,9 +465,13 @@ class Ledger:
         if isinstance(payload, Corrected):
             corrected_actor = self._corrected_actor(tx, item, payload)
         holder = tx.writer.org(item.holder)
-        domain.check_event(item, actor.as_actor(), event_type,
-                           holder=holder.as_actor() if holder else None,
-                           corrected_actor=corrected_actor)
+        domain.check_event(
+            item,
+            actor.as_actor(),
+            event_type,
+            holder=holder.as_actor() if holder else None,
+            corrected_actor=corrected_actor,
+        )
         data = dump(payload)
         follow: list[dict[str, Any]] = []
         if isinstance(payload, Transferred):
@@ -605,17 +485,32 @@ class Ledger:
             self._check_code(tx, item.kind, payload.new_code, "/data/new_code", actor.id)
             new_id = self.ids.new("itm")
             data["new_item"] = new_id
-            follow.append({"id": new_id, "kind": item.kind.value, "code": payload.new_code,
-                           "attributes": dict(payload.attributes), "origin": item.id})
+            follow.append(
+                {
+                    "id": new_id,
+                    "kind": item.kind.value,
+                    "code": payload.new_code,
+                    "attributes": dict(payload.attributes),
+                    "origin": item.id,
+                }
+            )
         elif isinstance(payload, Dismantled):
             domain.check_children(item.kind, payload)
             for index, child in enumerate(payload.children):
-                self._check_code(tx, child.kind, child.code, f"/data/children/{index}/code",
-                                 actor.id)
+                self._check_code(
+                    tx, child.kind, child.code, f"/data/children/{index}/code", actor.id
+                )
                 child_id = self.ids.new("itm")
                 data["children"][index]["item"] = child_id
-                follow.append({"id": child_id, "kind": child.kind.value, "code": child.code,
-                               "attributes": dict(child.attributes), "parent": item.id})
+                follow.append(
+                    {
+                        "id": child_id,
+                        "kind": child.kind.value,
+                        "code": child.code,
+                        "attributes": dict(child.attributes),
+                        "parent": item.id,
+                    }
+                )
         elif isinstance(payload, Collected):
             pass
         entries = [tx.append(actor.id, item, item_id, event_type, data)]
@@ -624,14 +519,15 @@ class Ledger:
             entries.append(tx.append(actor.id, None, new_id, domain.REGISTERED, new))
         return Written(tx.item(item_id) or item, entries)
 
-    def _corrected_actor(self, tx: _Tx, item: Item, payload: Corrected) -> str:
+    def _corrected_actor(self, tx: Tx, item: Item, payload: Corrected) -> str:
         rows = tx.writer.entries(payload.seq, 1)
         if not rows or rows[0].seq != payload.seq:
             raise NotFoundError(f"no entry {payload.seq}", pointer="/data/seq")
         entry = parse_entry(rows[0].body)
         if entry.item != item.id:
-            raise ValidationError(f"entry {payload.seq} is not about item {item.id}",
-                                  pointer="/data/seq")
+            raise ValidationError(
+                f"entry {payload.seq} is not about item {item.id}", pointer="/data/seq"
+            )
         unknown = sorted(set(payload.fields) - set(entry.data))
         if unknown:
             raise ValidationError(
@@ -678,7 +574,8 @@ class Ledger:
                 progress(verifier.size)
         bad = verifier.first_bad
         return VerifyReport(
-            ok=bad is None, size=verifier.size,
+            ok=bad is None,
+            size=verifier.size,
             first_bad=None if bad is None else {"seq": bad.seq, "reason": bad.reason},
             head=verifier.head,
         )
@@ -693,8 +590,13 @@ class Ledger:
                     continue
                 entry = parse_entry(row.body)
                 items[row.item] = domain.apply_entry(
-                    items.get(row.item), entry.type, entry.actor, row.item, entry.data,
-                    head=row.hash, seq=row.seq,
+                    items.get(row.item),
+                    entry.type,
+                    entry.actor,
+                    row.item,
+                    entry.data,
+                    head=row.hash,
+                    seq=row.seq,
                 )
                 created.setdefault(row.item, row.seq)
         return items, created
@@ -713,8 +615,9 @@ class Ledger:
                 elif want is None:
                     differences.append(f"{item_id}: in the items table but not in the log")
                 else:
-                    fields = [f for f in want.__dataclass_fields__
-                              if getattr(want, f) != getattr(have, f)]
+                    fields = [
+                        f for f in want.__dataclass_fields__ if getattr(want, f) != getattr(have, f)
+                    ]
                     differences.append(f"{item_id}: differs in {', '.join(fields)}")
         return differences
 
@@ -772,8 +675,9 @@ class Ledger:
                 out.append(exc)
         return out
 
-    def intake(self, tx: _Tx, actor: OrgRecord, site: str,
-               lines: Sequence[IntakeLine]) -> list[IntakeResult]:
+    def intake(
+        self, tx: Tx, actor: OrgRecord, site: str, lines: Sequence[IntakeLine]
+    ) -> list[IntakeResult]:
         """Collect a delivery: each retired item this recycler holds becomes ``collected``.
 
         Every line stands on its own: a line whose scan matches nothing, that
@@ -795,20 +699,34 @@ class Ledger:
                 continue
             if item.id in first_line:
                 first = first_line[item.id]
-                results.append(IntakeResult(number, item=tx.item(item.id) or item,
-                                            error=DuplicateInDeliveryError(
-                    f"item {item.id} was scanned on line {first} of this delivery already; "
-                    "it is counted there once",
-                    pointer=f"/deliveries/{number}/payload", first_line=first, item=item.id,
-                )))
+                results.append(
+                    IntakeResult(
+                        number,
+                        item=tx.item(item.id) or item,
+                        error=DuplicateInDeliveryError(
+                            f"item {item.id} was scanned on line {first} of this delivery already; "
+                            "it is counted there once",
+                            pointer=f"/deliveries/{number}/payload",
+                            first_line=first,
+                            item=item.id,
+                        ),
+                    )
+                )
                 continue
             first_line[item.id] = number
             try:
                 holder = self.org(tx.writer, item.holder)
-                domain.check_event(item, actor.as_actor(), "collected",
-                                   holder=holder.as_actor() if holder else None)
-                payload = parse_model(Collected, {"site": site, "mass_kg": line.mass_kg},
-                                      pointer=f"/deliveries/{number}")
+                domain.check_event(
+                    item,
+                    actor.as_actor(),
+                    "collected",
+                    holder=holder.as_actor() if holder else None,
+                )
+                payload = parse_model(
+                    Collected,
+                    {"site": site, "mass_kg": line.mass_kg},
+                    pointer=f"/deliveries/{number}",
+                )
                 entry = tx.append(actor.id, item, item.id, "collected", dump(payload))
             except LedgerError as exc:
                 results.append(IntakeResult(number, item=item, error=_at_line(exc, number)))
@@ -816,28 +734,12 @@ class Ledger:
             results.append(IntakeResult(number, item=tx.item(item.id) or item, entry=entry))
         return results
 
+
 def _at_line(exc: LedgerError, number: int) -> LedgerError:
     """Point a line's refusal at that line of the delivery."""
     if exc.pointer is None or exc.pointer == "/payload":
         exc.pointer = f"/deliveries/{number}/payload"
     return exc
-
-
-def render_item(item: Item, children: Sequence[str]) -> dict[str, Any]:
-    """An item as clients rely on it (DESIGN.md's shape, plus the decoded code)."""
-    decoded: dict[str, str] | None = None
-    if item.kind.value in codes.BATTERY_KINDS:
-        try:
-            decoded = codes.parse_battery_code(item.code, item.kind.value).describe()
-        except LedgerError:
-            decoded = None
-    return {
-        "id": item.id, "kind": item.kind.value, "code": item.code, "state": item.state.value,
-        "holder": item.holder, "manufacturer": item.manufacturer, "parent": item.parent,
-        "origin": item.origin, "children": list(children), "attributes": item.attributes,
-        "decoded": decoded, "terminal": item.state in domain.TERMINAL,
-        "head": item.head, "head_seq": item.head_seq,
-    }
 
 
 def iter_wire(entries: Sequence[Entry]) -> Iterator[dict[str, Any]]:
