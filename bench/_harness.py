@@ -5,8 +5,10 @@ Imported by the scripts in this folder (``python bench/NAME.py`` puts the folder
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -137,3 +139,46 @@ def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- profiles (py-spy collapsed stacks) ------------------------------------------------
+
+
+# A frame of our own code, as py-spy names it: "Ledger.execute (ledger/service.py:190)".
+_OURS = re.compile(r"^(.*) \(((?:ledger|api|hashing|labels)/[\w/]+\.py):\d+\)$")
+
+
+def summarize_profile(
+    files: list[Path], categories: list[tuple[str, re.Pattern[str]]], top: int = 12
+) -> str:
+    """Share of samples by kind of leaf frame, by our own functions, and hottest leaves."""
+    leaf: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    kinds: collections.Counter[str] = collections.Counter()
+    total = 0
+    for path in files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue
+            count = int(count_text)
+            total += count
+            frames = stack.split(";")
+            leaf[frames[-1]] += count
+            kind = next(
+                (name for name, pattern in categories if pattern.search(frames[-1])), "other"
+            )
+            kinds[kind] += count
+            for name in {_OURS.sub(r"\1 (\2)", f) for f in frames if _OURS.search(f)}:
+                ours[name] += count
+    if not total:
+        return "  (no samples: py-spy needs ptrace rights)"
+    lines = [f"  {total} samples over the workers", "  by leaf frame:"]
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in kinds.most_common()]
+    lines.append("  our functions, inclusive:")
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in ours.most_common(top)]
+    lines.append("  hottest leaf frames:")
+    lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
+    return "\n".join(lines)

@@ -22,7 +22,6 @@ the same number of similar entries (canonical JSON + SHA-256, chained, with
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import json
 import os
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Server, scratch_database
+from _harness import Server, scratch_database, summarize_profile
 
 from ledger.chain import ZERO_HASH, build_entry
 
@@ -152,48 +151,6 @@ _CATEGORIES = [
     ("http: uvicorn/starlette/fastapi", re.compile(r"uvicorn|starlette|fastapi|h11|httptools")),
     ("asyncio / threads", re.compile(r"asyncio|threading|concurrent|anyio")),
 ]
-
-
-# A frame of our own code, as py-spy names it: "Ledger.execute (ledger/service.py:190)".
-_OURS = re.compile(r"^(.*) \(((?:ledger|api|hashing|labels)/[\w/]+\.py):\d+\)$")
-
-
-def summarize_profile(files: list[Path], top: int = 12) -> str:
-    """Where the workers' samples went: by leaf category and by our own functions."""
-    leaf: collections.Counter[str] = collections.Counter()
-    ours: collections.Counter[str] = collections.Counter()
-    categories: collections.Counter[str] = collections.Counter()
-    total = 0
-    for path in files:
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines():
-            stack, _, count_text = line.rpartition(" ")
-            if not count_text.isdigit():
-                continue
-            count = int(count_text)
-            total += count
-            frames = stack.split(";")
-            leaf[frames[-1]] += count
-            for name, pattern in _CATEGORIES:
-                if pattern.search(frames[-1]):
-                    categories[name] += count
-                    break
-            else:
-                categories["other"] += count
-            mine = {_OURS.sub(r"\1 (\2)", f) for f in frames if _OURS.search(f)}
-            for name in mine:
-                ours[name] += count
-    if not total:
-        return "  (no samples)"
-    lines = [f"  {total} samples over the workers"]
-    lines.append("  by where the sample was (leaf frame):")
-    lines += [f"    {n / total:6.1%}  {name}" for name, n in categories.most_common()]
-    lines.append("  our functions, inclusive:")
-    lines += [f"    {n / total:6.1%}  {name}" for name, n in ours.most_common(top)]
-    lines.append("  hottest leaf frames:")
-    lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
-    return "\n".join(lines)
 
 
 # -- the measurements ------------------------------------------------------------------
@@ -413,7 +370,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
         for mode in ("single", "bulk"):
             files = sorted(workdir.glob(f"{backend}-{mode}.*.txt"))
             print(f"\n  profile of the {backend} workers during {mode}:")
-            print(summarize_profile(files))
+            print(summarize_profile(files, _CATEGORIES))
     return rows
 
 

@@ -24,7 +24,6 @@ scans at >= 1,000 req/s with p99 < 25 ms.
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import io
 import json
@@ -50,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(HERE))  # for _harness; the package `labels` wins, being first
 
 import httpx  # noqa: E402 - after the import path is fixed (see above)
-from _harness import Server, scratch_database  # noqa: E402
+from _harness import Server, scratch_database, summarize_profile  # noqa: E402
 
 from labels import LabelInfo, SheetLayout, render_png, render_sheet_pdf, render_svg  # noqa: E402
 
@@ -311,43 +310,6 @@ _CATEGORIES = [
     ("http: uvicorn/starlette/fastapi", re.compile(r"uvicorn|starlette|fastapi|httptools|h11")),
     ("asyncio / threads / anyio", re.compile(r"asyncio|threading|concurrent|anyio|selectors")),
 ]
-_OURS = re.compile(r"^(.*) \(((?:ledger|api|hashing|labels)/[\w/]+\.py):\d+\)$")
-
-
-def summarize_profile(files: list[Path], top: int = 12) -> str:
-    """Share of samples by kind of leaf frame, by our own functions, and hottest leaves."""
-    leaf: collections.Counter[str] = collections.Counter()
-    ours: collections.Counter[str] = collections.Counter()
-    kinds: collections.Counter[str] = collections.Counter()
-    total = 0
-    for path in files:
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines():
-            stack, _, count_text = line.rpartition(" ")
-            if not count_text.isdigit():
-                continue
-            count = int(count_text)
-            total += count
-            frames = stack.split(";")
-            leaf[frames[-1]] += count
-            kind = next(
-                (name for name, pattern in _CATEGORIES if pattern.search(frames[-1])), "other"
-            )
-            kinds[kind] += count
-            for name in {_OURS.sub(r"\1 (\2)", f) for f in frames if _OURS.search(f)}:
-                ours[name] += count
-    if not total:
-        return "  (no samples: py-spy needs ptrace rights)"
-    lines = [f"  {total} samples over the workers", "  by leaf frame:"]
-    lines += [f"    {n / total:6.1%}  {name}" for name, n in kinds.most_common()]
-    lines.append("  our functions, inclusive:")
-    lines += [f"    {n / total:6.1%}  {name}" for name, n in ours.most_common(top)]
-    lines.append("  hottest leaf frames:")
-    lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
-    return "\n".join(lines)
-
-
 # -- scans ----------------------------------------------------------------------------------
 
 
@@ -457,7 +419,7 @@ def bench_scans(backend: str, args: argparse.Namespace, workdir: Path) -> list[R
                 rows.append(scan_row(backend, name, result, limit, notes))
                 if args.profile:
                     print(f"\n  profile of the {backend} workers, scans {name}:")
-                    print(summarize_profile(files), flush=True)
+                    print(summarize_profile(files, _CATEGORIES), flush=True)
     return rows
 
 
