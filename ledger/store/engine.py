@@ -30,14 +30,22 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_folder(url: str) -> Path | None:
+    """The folder a SQLite file database lives in (None for other databases)."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).expanduser().parent
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url`` with the ledger's connection settings."""
+    """An engine for ``url`` with the ledger's connection settings (connects lazily)."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine

@@ -1,0 +1,237 @@
+"""The storage contract: what the ledger asks of a store, as ``typing.Protocol``s.
+
+Two parts, kept apart on purpose:
+
+* **the log** (``LogReader``, ``LogWriter``): the entries and the perfect Merkle
+  subtrees they complete. It has a head, a range read and one write, ``append``
+  at the size the writer expects (a lost race is a ``ConcurrentAppendError``,
+  never a fork). There is no update and no delete: the interface itself is
+  append-only.
+* **the projection** (``ProjectionReader``, ``ProjectionWriter``): what can be
+  recomputed from the log or lives beside it: items, orgs, API keys,
+  checkpoints, witnesses and their cosignatures, idempotent answers.
+
+A ``Store`` hands out a ``Reader`` (one consistent view), a ``lookup`` (a few
+independent reads, no transaction needed) and a ``Writer`` (the one write
+transaction that holds the chain head: everything written in it is kept
+together or not at all). Implementations: ``ledger.store.sql`` (SQLite and
+PostgreSQL) and ``ledger.store.memory``; ``tests/contract`` holds them to this.
+Stores raise only ``LedgerError``s (``StoreUnavailableError``,
+``ConcurrentAppendError``, ``DuplicateError``, ``ValidationError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from hashing import NodeId
+from ledger.chain import Entry, StoredEntry
+from ledger.domain import Item
+from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+
+__all__ = [
+    "CodeKey",
+    "LogReader",
+    "LogWriter",
+    "ProjectionReader",
+    "ProjectionWriter",
+    "Reader",
+    "Store",
+    "Writer",
+]
+
+CodeKey = tuple[str, str, str]
+"""(kind, code scope, code): the key that makes an item code unique."""
+
+
+class LogReader(Protocol):
+    """Reads of the append-only log."""
+
+    def head(self) -> tuple[int, str] | None:
+        """(size of the log, hash of its last entry), or None when empty."""
+        ...
+
+    def size(self) -> int: ...
+
+    def entries(self, start: int, limit: int) -> list[StoredEntry]:
+        """Up to ``limit`` entries from seq ``start``, in seq order."""
+        ...
+
+    def iter_entries(self, batch: int = 5000) -> Iterator[StoredEntry]:
+        """Every entry in seq order, read ``batch`` at a time."""
+        ...
+
+    def recent_entries(self, limit: int) -> list[StoredEntry]:
+        """The newest ``limit`` entries, newest first."""
+        ...
+
+    def item_entries(self, item_id: str) -> list[StoredEntry]:
+        """An item's entries in seq order."""
+        ...
+
+    def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """Stored Merkle nodes by (level, index); level 0 is the entries' hashes.
+        Ids not stored are absent from the answer."""
+        ...
+
+
+class LogWriter(LogReader, Protocol):
+    """The one write of the log."""
+
+    def append(self, entries: Sequence[Entry], *, expected_size: int) -> None:
+        """Add entries that continue a log of ``expected_size`` entries, and the
+        perfect subtrees they complete.
+
+        Raises:
+            ConcurrentAppendError: the log is not of that size (another writer won).
+        """
+        ...
+
+
+class ProjectionReader(Protocol):
+    """Reads of what sits beside the log."""
+
+    def item(self, item_id: str) -> Item | None: ...
+
+    def items_by_ids(self, ids: Sequence[str]) -> dict[str, Item]: ...
+
+    def items_by_codes(self, codes: Sequence[str], kinds: Sequence[str]) -> list[Item]:
+        """Items whose (kind, code) is in ``kinds`` x ``codes``."""
+        ...
+
+    def items_registered_by(self, org_id: str) -> list[Item]:
+        """Items whose manufacturer is ``org_id``, oldest first."""
+        ...
+
+    def existing_codes(self, keys: Sequence[CodeKey]) -> set[CodeKey]:
+        """Which of ``keys`` are registered already."""
+        ...
+
+    def children(self, item_id: str) -> list[str]:
+        """Ids of the items whose parent is ``item_id``, sorted."""
+        ...
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item, by id."""
+        ...
+
+    def item_counts(self) -> dict[tuple[str, str], int]:
+        """Number of items per (kind, state)."""
+        ...
+
+    def count_items(self) -> int: ...
+
+    def org(self, org_id: str) -> OrgRecord | None: ...
+
+    def orgs(self) -> list[OrgRecord]:
+        """Every org, oldest first."""
+        ...
+
+    def org_by_name(self, name: str) -> OrgRecord | None: ...
+
+    def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, OrgRecord] | None: ...
+
+    def key(self, key_id: str) -> KeyRecord | None: ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None: ...
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        """Every checkpoint, smallest first."""
+        ...
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        """Cosignature lines on the checkpoint of ``size``, by witness name."""
+        ...
+
+    def witness(self, name: str) -> str | None:
+        """A witness's verifier key by name."""
+        ...
+
+    def witness_keys(self, org_id: str | None = None) -> list[str]:
+        """Verifier keys of every witness (or of one org's), by name."""
+        ...
+
+    def last_cosigned_size(self, witness: str) -> int | None: ...
+
+    def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None: ...
+
+
+class ProjectionWriter(ProjectionReader, Protocol):
+    """Writes of what sits beside the log (in the transaction of the entries)."""
+
+    def insert_items(self, items: Sequence[Item]) -> None:
+        """Raises:
+        DuplicateError: an item with the same (kind, code scope, code) exists.
+        """
+        ...
+
+    def update_items(self, items: Sequence[Item]) -> None: ...
+
+    def replace_items(self, items: Sequence[Item], created: dict[str, int]) -> None:
+        """Replace the whole items projection (a rebuild from the log)."""
+        ...
+
+    def insert_org(self, org: OrgRecord, seq: int) -> None:
+        """Raises:
+        DuplicateError: the name is taken.
+        """
+        ...
+
+    def insert_key(self, key_id: str, org_id: str, key_hash: str, seq: int) -> None: ...
+
+    def revoke_key(self, key_id: str, seq: int) -> None: ...
+
+    def save_idempotent_answer(
+        self, org_id: str, key: str, answer: IdempotentAnswer, created_at: str
+    ) -> None: ...
+
+    def insert_checkpoint(self, record: CheckpointRecord) -> None: ...
+
+    def insert_witness(self, name: str, org_id: str, vkey: str, created_at: str) -> None: ...
+
+    def save_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None:
+        """Keep one cosignature per (checkpoint, witness): the newest."""
+        ...
+
+
+class Reader(LogReader, ProjectionReader, Protocol):
+    """One consistent view of the log and its projection."""
+
+
+class Writer(LogWriter, ProjectionWriter, Protocol):
+    """The write transaction that holds the chain head."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside undoes only what it wrote."""
+        ...
+
+
+class Store(Protocol):
+    """Where the log and its projection live."""
+
+    def reader(self) -> AbstractContextManager[Reader]: ...
+
+    def lookup(self) -> AbstractContextManager[Reader]:
+        """A few independent reads, each seeing the latest commit."""
+        ...
+
+    def writer(self) -> AbstractContextManager[Writer]:
+        """The write transaction: one writer at a time, commit on success, nothing
+        kept on an exception."""
+        ...
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (nothing to do in memory)."""
+        ...
+
+    def ping(self) -> None:
+        """Raises:
+        StoreUnavailableError: the store cannot be reached.
+        """
+        ...
+
+    def dispose(self) -> None: ...

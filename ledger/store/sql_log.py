@@ -1,0 +1,194 @@
+"""The log on SQL: entries and the perfect Merkle subtrees they complete.
+
+Owns the ``entries`` and ``tree_nodes`` statements of ``ledger.store.sql``: the
+head, range reads, and ``append`` at an expected size, which stores the
+entries and the subtrees they complete in the caller's transaction. There is
+no update and no delete (the tables refuse both by trigger as well).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
+from ledger.chain import Entry, StoredEntry
+from ledger.errors import ConcurrentAppendError
+from ledger.store.tables import EntryRow, TreeNodeRow
+
+_entries = EntryRow.__table__  # type: ignore[attr-defined]
+_nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows in this transaction; on PostgreSQL many rows go through
+    COPY, several times faster than one bind per row (LIMITS.md, row 6).
+
+    Raises:
+        IntegrityError: a unique key clashes (also when COPY finds it).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < 64:
+        conn.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.driver_connection
+    assert raw is not None  # noqa: S101 - a connection inside a transaction is live
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _stored(row: Any) -> StoredEntry:
+    return StoredEntry(row.seq, row.hash, bytes(row.body), row.item, row.type, row.actor)
+
+
+class LogRows:
+    """Reads of the log on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def head(self) -> tuple[int, str] | None:
+        """(size of the log, hash of its last entry), or None when empty."""
+        row = self.conn.execute(
+            sa.select(_entries.c.seq, _entries.c.hash).order_by(_entries.c.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else (row.seq + 1, row.hash)
+
+    def size(self) -> int:
+        head = self.head()
+        return 0 if head is None else head[0]
+
+    def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """Stored Merkle nodes by (level, index); level 0 reads the entry hashes."""
+        found: dict[NodeId, bytes] = {}
+        leaves = sorted({i for level, i in ids if level == 0})
+        inner = sorted({(level, i) for level, i in ids if level > 0})
+        for start in range(0, len(leaves), 500):
+            rows = self.conn.execute(
+                sa.select(_entries.c.seq, _entries.c.hash).where(
+                    _entries.c.seq.in_(leaves[start : start + 500])
+                )
+            )
+            found.update(((0, r.seq), bytes.fromhex(r.hash)) for r in rows)
+        for start in range(0, len(inner), 200):
+            chunk = inner[start : start + 200]
+            # Join a VALUES list of the wanted ids: both databases then look each one up by
+            # the primary key, where a row-value IN makes SQLite scan the whole table.
+            values = ", ".join(f"(:l{n}, :i{n})" for n in range(len(chunk)))
+            params: dict[str, int] = {}
+            for n, (level, i) in enumerate(chunk):
+                params[f"l{n}"], params[f"i{n}"] = level, i
+            rows = self.conn.execute(
+                sa.text(
+                    f"WITH wanted(level, idx) AS (VALUES {values}) "  # noqa: S608 - placeholders only
+                    "SELECT t.level, t.idx, t.hash FROM wanted JOIN tree_nodes t "
+                    "ON t.level = wanted.level AND t.idx = wanted.idx"
+                ),
+                params,
+            )
+            found.update(((r.level, r.idx), bytes(r.hash)) for r in rows)
+        return found
+
+    def entries(self, start: int, limit: int) -> list[StoredEntry]:
+        rows = self.conn.execute(
+            sa.select(_entries).where(_entries.c.seq >= start).order_by(_entries.c.seq).limit(limit)
+        )
+        return [_stored(r) for r in rows]
+
+    def iter_entries(self, batch: int = 5000) -> Iterator[StoredEntry]:
+        """Every entry in seq order, read in batches (keyset pagination)."""
+        start = 0
+        while True:
+            chunk = self.entries(start, batch)
+            yield from chunk
+            if len(chunk) < batch:
+                return
+            start = chunk[-1].seq + 1
+
+    def item_entries(self, item_id: str) -> list[StoredEntry]:
+        rows = self.conn.execute(
+            sa.select(_entries).where(_entries.c.item == item_id).order_by(_entries.c.seq)
+        )
+        return [_stored(r) for r in rows]
+
+    def recent_entries(self, limit: int) -> list[StoredEntry]:
+        rows = self.conn.execute(sa.select(_entries).order_by(_entries.c.seq.desc()).limit(limit))
+        return [_stored(r) for r in rows]
+
+
+class LogAppends(LogRows):
+    """The log's one write, inside the transaction that holds the chain head."""
+
+    # The log's size as this transaction knows it. Under the write lock it moves
+    # only by this transaction's appends, so once read it needs no second query.
+    _size: int | None = None
+
+    def head(self) -> tuple[int, str] | None:
+        head = super().head()
+        self._size = 0 if head is None else head[0]
+        return head
+
+    def append(self, entries: Sequence[Entry], *, expected_size: int) -> None:
+        """Insert entries that continue a log of ``expected_size`` entries.
+
+        Raises:
+            ConcurrentAppendError: the head moved (a unique seq or hash clash).
+        """
+        if not entries:
+            return
+        # A log shorter than expected would otherwise take the entries with a gap
+        # before them: the unique seq catches only a log that is longer.
+        size = self._size if self._size is not None else self.size()
+        if entries[0].seq != expected_size or size != expected_size:
+            raise ConcurrentAppendError(f"entry {entries[0].seq} does not follow a log of {size}")
+        rows = [
+            {
+                "seq": e.seq,
+                "hash": e.hash,
+                "ts": e.ts,
+                "actor": e.actor,
+                "item": e.item,
+                "type": e.type,
+                "body": e.body,
+            }
+            for e in entries
+        ]
+        try:
+            insert_rows(self.conn, _entries, rows)
+        except IntegrityError as exc:
+            raise ConcurrentAppendError(
+                f"another writer appended at seq {entries[0].seq} first"
+            ) from exc
+        self._size = expected_size + len(entries)
+        self._extend_tree(entries)
+
+    def _extend_tree(self, entries: Sequence[Entry]) -> None:
+        """Store the Merkle nodes the new leaves complete (same transaction)."""
+        known = self.nodes(nodes_needed_for_append(entries[0].seq))
+        new_rows = []
+        for entry in entries:
+            leaf = bytes.fromhex(entry.hash)
+
+            def get(level: int, index: int) -> bytes:
+                node = known.get((level, index))
+                if node is None:
+                    node = self.nodes([(level, index)])[(level, index)]
+                return node
+
+            for level, index, node in new_perfect_nodes(entry.seq, leaf, get):
+                known[(level, index)] = node
+                if level > 0:
+                    new_rows.append({"level": level, "idx": index, "hash": node})
+        insert_rows(self.conn, _nodes, new_rows)

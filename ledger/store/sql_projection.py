@@ -1,0 +1,382 @@
+"""The projection on SQL: items, orgs, keys, checkpoints, witnesses, answers.
+
+Owns the statements of ``ledger.store.sql`` for everything beside the log.
+Rows become the ledger's own values (``ledger.domain.Item``,
+``ledger.records``) here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ledger.codes import code_scope
+from ledger.domain import Item, Role, State
+from ledger.errors import DuplicateError
+from ledger.events import ItemKind
+from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+from ledger.store.base import CodeKey
+from ledger.store.sql_log import insert_rows
+from ledger.store.tables import (
+    ApiKeyRow,
+    CheckpointRow,
+    CosignatureRow,
+    IdempotencyRow,
+    ItemRow,
+    OrgRow,
+    WitnessRow,
+)
+
+_items = ItemRow.__table__  # type: ignore[attr-defined]
+_orgs = OrgRow.__table__  # type: ignore[attr-defined]
+_keys = ApiKeyRow.__table__  # type: ignore[attr-defined]
+_idem = IdempotencyRow.__table__  # type: ignore[attr-defined]
+_checkpoints = CheckpointRow.__table__  # type: ignore[attr-defined]
+_witnesses = WitnessRow.__table__  # type: ignore[attr-defined]
+_cosigs = CosignatureRow.__table__  # type: ignore[attr-defined]
+
+# Statements of the per-request lookups (API key, item, org, children, scans), built
+# once: building and cache-keying a statement costs several times its execution.
+_ITEM_BY_ID = sa.select(_items).where(_items.c.id == sa.bindparam("id"))
+_ITEMS_BY_IDS = sa.select(_items).where(_items.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ITEMS_BY_CODES = sa.select(_items).where(
+    _items.c.kind.in_(sa.bindparam("kinds", expanding=True))
+    & _items.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+# A scan names at most two spellings of a code: a fixed-arity form of the above
+# (padded by repetition) is compiled once, where expanding IN lists are rendered
+# on every execution.
+_FEW_KINDS, _FEW_CODES = 5, 2
+_ITEMS_BY_FEW_CODES = sa.select(_items).where(
+    _items.c.kind.in_([sa.bindparam(f"k{i}") for i in range(_FEW_KINDS)])
+    & _items.c.code.in_([sa.bindparam(f"c{i}") for i in range(_FEW_CODES)])
+)
+_CHILDREN = (
+    sa.select(_items.c.id).where(_items.c.parent == sa.bindparam("parent")).order_by(_items.c.id)
+)
+_ORG_BY_ID = sa.select(_orgs).where(_orgs.c.id == sa.bindparam("id"))
+_KEY_BY_HASH = (
+    sa.select(_keys, _orgs.c.name, _orgs.c.role, _orgs.c.region)
+    .join(_orgs, _orgs.c.id == _keys.c.org_id)
+    .where(_keys.c.key_hash == sa.bindparam("key_hash"))
+)
+
+
+def _checkpoint(row: Any) -> CheckpointRecord:
+    return CheckpointRecord(row.size, row.root, row.note, row.created_at)
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        id=row.id,
+        kind=ItemKind(row.kind),
+        code=row.code,
+        state=State(row.state),
+        holder=row.holder,
+        manufacturer=row.manufacturer,
+        parent=row.parent,
+        origin=row.origin,
+        attributes=json.loads(row.attributes),
+        head=row.head,
+        head_seq=row.head_seq,
+    )
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "code": item.code,
+        "code_scope": code_scope(item.kind.value, item.manufacturer),
+        "state": item.state.value,
+        "holder": item.holder,
+        "manufacturer": item.manufacturer,
+        "parent": item.parent,
+        "origin": item.origin,
+        "attributes": json.dumps(item.attributes, sort_keys=True),
+        "head": item.head,
+        "head_seq": item.head_seq,
+    }
+
+
+class ProjectionRows:
+    """Reads of the projection on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def item(self, item_id: str) -> Item | None:
+        row = self.conn.execute(_ITEM_BY_ID, {"id": item_id}).first()
+        return None if row is None else _item(row)
+
+    def items_by_ids(self, ids: Sequence[str]) -> dict[str, Item]:
+        """The items among ``ids`` that exist, by id (primary-key lookups, 500 at a time)."""
+        found: dict[str, Item] = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            rows = self.conn.execute(_ITEMS_BY_IDS, {"ids": wanted[start : start + 500]})
+            found.update((r.id, _item(r)) for r in rows)
+        return found
+
+    def items_by_codes(self, codes: Sequence[str], kinds: Sequence[str]) -> list[Item]:
+        """Items whose (kind, code) is in ``kinds`` x ``codes``: probes of the code index.
+
+        The same code may belong to items of several kinds (and, for PV and
+        blade serials, of several manufacturers); the caller decides among them.
+        """
+        found: list[Item] = []
+        wanted, kind_list = sorted(set(codes)), sorted(set(kinds))
+        if not wanted or not kind_list:
+            return found
+        if len(wanted) <= _FEW_CODES and len(kind_list) <= _FEW_KINDS:
+            params = {f"k{i}": kind_list[min(i, len(kind_list) - 1)] for i in range(_FEW_KINDS)}
+            params.update({f"c{i}": wanted[min(i, len(wanted) - 1)] for i in range(_FEW_CODES)})
+            return [_item(r) for r in self.conn.execute(_ITEMS_BY_FEW_CODES, params)]
+        for start in range(0, len(wanted), 500):
+            rows = self.conn.execute(
+                _ITEMS_BY_CODES, {"kinds": kind_list, "codes": wanted[start : start + 500]}
+            )
+            found.extend(_item(r) for r in rows)
+        return found
+
+    def items_registered_by(self, org_id: str) -> list[Item]:
+        """Items whose manufacturer (the org that registered them) is ``org_id``, oldest first."""
+        rows = self.conn.execute(
+            sa.select(_items).where(_items.c.manufacturer == org_id).order_by(_items.c.created_seq)
+        )
+        return [_item(r) for r in rows]
+
+    def existing_codes(self, keys: Sequence[CodeKey]) -> set[CodeKey]:
+        """Which of the (kind, code scope, code) keys are registered already."""
+        found: set[tuple[str, str, str]] = set()
+        if len(set(keys)) == 1:
+            # One code (every single registration): probe the unique index.
+            kind, scope, code = keys[0]
+            row = self.conn.execute(
+                sa.select(_items.c.id).where(
+                    (_items.c.kind == kind)
+                    & (_items.c.code_scope == scope)
+                    & (_items.c.code == code)
+                )
+            ).first()
+            return set() if row is None else {(kind, scope, code)}
+        codes = sorted({code for _, _, code in keys})
+        for start in range(0, len(codes), 500):
+            rows = self.conn.execute(
+                sa.select(_items.c.kind, _items.c.code_scope, _items.c.code).where(
+                    _items.c.code.in_(codes[start : start + 500])
+                )
+            )
+            found.update((r.kind, r.code_scope, r.code) for r in rows)
+        return found & set(keys)
+
+    def children(self, item_id: str) -> list[str]:
+        rows = self.conn.execute(_CHILDREN, {"parent": item_id})
+        return [r.id for r in rows]
+
+    def iter_items(self) -> Iterator[Item]:
+        for row in self.conn.execute(sa.select(_items).order_by(_items.c.id)):
+            yield _item(row)
+
+    def item_counts(self) -> dict[tuple[str, str], int]:
+        """Number of items per (kind, state)."""
+        rows = self.conn.execute(
+            sa.select(_items.c.kind, _items.c.state, sa.func.count()).group_by(
+                _items.c.kind, _items.c.state
+            )
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def count_items(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(_items)).scalar_one())
+
+    def org(self, org_id: str) -> OrgRecord | None:
+        row = self.conn.execute(_ORG_BY_ID, {"id": org_id}).first()
+        return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
+
+    def orgs(self) -> list[OrgRecord]:
+        rows = self.conn.execute(sa.select(_orgs).order_by(_orgs.c.created_seq))
+        return [OrgRecord(r.id, r.name, Role(r.role), r.region) for r in rows]
+
+    def org_by_name(self, name: str) -> OrgRecord | None:
+        row = self.conn.execute(sa.select(_orgs).where(_orgs.c.name == name)).first()
+        return None if row is None else OrgRecord(row.id, row.name, Role(row.role), row.region)
+
+    def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, OrgRecord] | None:
+        row = self.conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
+        if row is None:
+            return None
+        key = KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+        return key, OrgRecord(row.org_id, row.name, Role(row.role), row.region)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        row = self.conn.execute(sa.select(_keys).where(_keys.c.id == key_id)).first()
+        return None if row is None else KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        row = self.conn.execute(
+            sa.select(_checkpoints).order_by(_checkpoints.c.size.desc()).limit(1)
+        ).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None:
+        row = self.conn.execute(sa.select(_checkpoints).where(_checkpoints.c.size == size)).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        rows = self.conn.execute(sa.select(_checkpoints).order_by(_checkpoints.c.size))
+        return [_checkpoint(r) for r in rows]
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(_cosigs.c.line).where(_cosigs.c.size == size).order_by(_cosigs.c.witness)
+        )
+        return [r.line for r in rows]
+
+    def witness(self, name: str) -> str | None:
+        row = self.conn.execute(sa.select(_witnesses).where(_witnesses.c.name == name)).first()
+        return None if row is None else str(row.vkey)
+
+    def witness_keys(self, org_id: str | None = None) -> list[str]:
+        query = sa.select(_witnesses.c.vkey).order_by(_witnesses.c.name)
+        if org_id is not None:
+            query = query.where(_witnesses.c.org_id == org_id)
+        return [r.vkey for r in self.conn.execute(query)]
+
+    def last_cosigned_size(self, witness: str) -> int | None:
+        value = self.conn.execute(
+            sa.select(sa.func.max(_cosigs.c.size)).where(_cosigs.c.witness == witness)
+        ).scalar()
+        return None if value is None else int(value)
+
+    def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None:
+        row = self.conn.execute(
+            sa.select(_idem).where((_idem.c.org_id == org_id) & (_idem.c.key == key))
+        ).first()
+        if row is None:
+            return None
+        # The ``status`` column holds the answer's format (``IdempotentAnswer.format``).
+        return IdempotentAnswer(row.fingerprint, row.status, bytes(row.response))
+
+
+class ProjectionWrites(ProjectionRows):
+    """Writes of the projection, in the transaction of the entries."""
+
+    def insert_items(self, items: Sequence[Item]) -> None:
+        """Add new projection rows (one per ``registered`` entry).
+
+        Raises:
+            DuplicateError: a (kind, code) registered concurrently.
+        """
+        if not items:
+            return
+        rows = [{**_item_values(i), "created_seq": i.head_seq} for i in items]
+        try:
+            insert_rows(self.conn, _items, rows)
+        except IntegrityError as exc:
+            raise DuplicateError("an item with this kind and code exists already") from exc
+
+    def update_items(self, items: Sequence[Item]) -> None:
+        """Rewrite many projection rows with one prepared statement (executemany)."""
+        if not items:
+            return
+        columns = [c for c in _item_values(items[0]) if c != "id"]
+        statement = (
+            _items.update()
+            .where(_items.c.id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(f"_{c}") for c in columns})
+        )
+        rows = []
+        for item in items:
+            values = _item_values(item)
+            rows.append({f"_{c}": values[c] for c in ("id", *columns)})
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(statement, rows[start : start + 1000])
+
+    def insert_org(self, org: OrgRecord, seq: int) -> None:
+        try:
+            self.conn.execute(
+                _orgs.insert().values(
+                    id=org.id,
+                    name=org.name,
+                    role=org.role.value,
+                    region=org.region,
+                    created_seq=seq,
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(
+                f"an org named {org.name!r} exists already", pointer="/name"
+            ) from exc
+
+    def insert_key(self, key_id: str, org_id: str, key_hash: str, seq: int) -> None:
+        try:
+            self.conn.execute(
+                _keys.insert().values(id=key_id, org_id=org_id, key_hash=key_hash, created_seq=seq)
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(f"an API key {key_id} exists already") from exc
+
+    def revoke_key(self, key_id: str, seq: int) -> None:
+        self.conn.execute(_keys.update().where(_keys.c.id == key_id).values(revoked_seq=seq))
+
+    def save_idempotent_answer(
+        self, org_id: str, key: str, answer: IdempotentAnswer, created_at: str
+    ) -> None:
+        try:
+            self.conn.execute(
+                _idem.insert().values(
+                    org_id=org_id,
+                    key=key,
+                    fingerprint=answer.fingerprint,
+                    status=answer.format,
+                    response=answer.sealed,
+                    created_at=created_at,
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(f"an answer to idempotency key {key!r} is kept already") from exc
+
+    def insert_checkpoint(self, record: CheckpointRecord) -> None:
+        try:
+            self.conn.execute(
+                _checkpoints.insert().values(
+                    size=record.size,
+                    root=record.root,
+                    note=record.note,
+                    created_at=record.created_at,
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(f"a checkpoint of size {record.size} exists already") from exc
+
+    def insert_witness(self, name: str, org_id: str, vkey: str, created_at: str) -> None:
+        try:
+            self.conn.execute(
+                _witnesses.insert().values(
+                    name=name, org_id=org_id, vkey=vkey, created_at=created_at
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateError(f"a witness named {name!r} exists") from exc
+
+    def save_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None:
+        """Keep one cosignature per (checkpoint, witness): the newest."""
+        self.conn.execute(
+            _cosigs.delete().where((_cosigs.c.size == size) & (_cosigs.c.witness == witness))
+        )
+        self.conn.execute(
+            _cosigs.insert().values(size=size, witness=witness, line=line, timestamp=timestamp)
+        )
+
+    def replace_items(self, items: Sequence[Item], created: dict[str, int]) -> None:
+        """Replace the whole projection (rebuild from the log)."""
+        self.conn.execute(_items.delete())
+        rows = [{**_item_values(i), "created_seq": created[i.id]} for i in items]
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(_items.insert(), rows[start : start + 1000])
