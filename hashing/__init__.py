@@ -1,14 +1,21 @@
 """The offline-verifiable core of Retrace: pure functions, bytes in and bytes out.
 
-This package owns canonical JSON (RFC 8785), Merkle leaf/node hashes and proofs
-(RFC 6962 / RFC 9162), Ed25519 keys and signatures, and C2SP signed notes, checkpoints and
-witness cosignatures. It reads no settings, touches no database and does not log; the
-ledger and the API build on it.
+This package owns canonical JSON (RFC 8785), Merkle leaf/node hashes, proofs and the
+streaming frontier (RFC 6962 / RFC 9162), Ed25519 keys and signatures, and C2SP signed notes,
+checkpoints and witness cosignatures. It reads no settings, touches no database and does not
+log; the ledger and the API build on it.
 """
 
 from hashing.canonical import MAX_SAFE_INTEGER, canonical_json
 from hashing.checkpoint import MAX_TREE_SIZE, Checkpoint, checkpoint_body, parse_checkpoint
 from hashing.errors import HashingError, KeyFormatError, NoteError, ProofError, TreeSizeError
+from hashing.frontier import (
+    SubtreeLevels,
+    Subtrees,
+    TreeFrontier,
+    covering_subtrees,
+    subtree_levels,
+)
 from hashing.keys import (
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
@@ -48,6 +55,8 @@ from hashing.proofs import verify_consistency, verify_inclusion
 from hashing.tree import (
     EMPTY_ROOT,
     HASH_SIZE,
+    LEAF_PREFIX,
+    NODE_PREFIX,
     GetNode,
     NodeId,
     consistency_proof,
@@ -70,9 +79,11 @@ __all__ = [
     "ALG_ED25519",
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
     "MAX_SAFE_INTEGER",
     "MAX_TIMESTAMP",
     "MAX_TREE_SIZE",
+    "NODE_PREFIX",
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
     "Checkpoint",
@@ -85,6 +96,9 @@ __all__ = [
     "OpenedNote",
     "ProofError",
     "Signer",
+    "SubtreeLevels",
+    "Subtrees",
+    "TreeFrontier",
     "TreeSizeError",
     "Verifier",
     "add_cosignature",
@@ -94,6 +108,7 @@ __all__ = [
     "consistency_proof",
     "consistency_proof_from_leaves",
     "cosign_checkpoint",
+    "covering_subtrees",
     "generate_private_key",
     "inclusion_proof",
     "inclusion_proof_from_leaves",
@@ -119,6 +134,7 @@ __all__ = [
     "sign",
     "sign_note",
     "split_note",
+    "subtree_levels",
     "verifier_key",
     "verify",
     "verify_consistency",

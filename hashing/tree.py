@@ -31,6 +31,8 @@ from hashing.errors import TreeSizeError
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
     "GetNode",
     "NodeId",
     "consistency_proof",
@@ -54,8 +56,11 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """Root of the empty tree: SHA-256 of nothing (RFC 6962 §2.1)."""
 
-_LEAF_PREFIX = b"\x00"
-_NODE_PREFIX = b"\x01"
+LEAF_PREFIX = b"\x00"
+"""Domain-separation prefix of a leaf hash (RFC 6962 §2.1)."""
+
+NODE_PREFIX = b"\x01"
+"""Domain-separation prefix of an interior node hash (RFC 6962 §2.1)."""
 
 NodeId = tuple[int, int]
 """``(level, index)`` of a perfect subtree: leaves ``[index << level, (index + 1) << level)``."""
@@ -73,7 +78,7 @@ def leaf_hash(data: bytes) -> bytes:
     Returns:
         The 32-byte leaf hash.
     """
-    return hashlib.sha256(_LEAF_PREFIX + data).digest()
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -86,7 +91,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     Returns:
         The 32-byte node hash.
     """
-    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
 def _split(n: int) -> int:

@@ -1,16 +1,16 @@
-"""Log entries: building them, their canonical bytes, and verifying the chain.
+"""Log entries: building them, their canonical bytes, and reading them back.
 
 Owns DESIGN.md's entry format: the RFC 8785 bytes of
 ``{v, seq, ts, actor, item, type, data, prev, item_prev, sig}`` and the leaf
 hash SHA-256(0x00 ‖ bytes) that is at once the entry's id, the ``prev`` link
 of the next entry and the RFC 6962 leaf at index ``seq``. Pure: the clock
-value and the links are given; storage is ``ledger/store``'s.
+value and the links are given; storage is ``ledger/store``'s, and verifying
+entries and chains is ``ledger/verify``'s.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,69 +179,3 @@ class StoredEntry:
     item: str | None
     type: str
     actor: str
-
-
-@dataclass(frozen=True)
-class BadEntry:
-    """The first entry that fails verification, and why."""
-
-    seq: int
-    reason: str
-
-
-@dataclass
-class ChainVerifier:
-    """Verifies entries streamed in ``seq`` order; feed, then read ``first_bad``.
-
-    Checks per entry: sequence continuity, the stored hash equals the leaf
-    hash of the stored bytes, the bytes are canonical and agree with the
-    indexed columns, ``prev`` is the previous entry's hash and ``item_prev``
-    is the previous hash of the same item.
-    """
-
-    size: int = 0
-    head: str = ZERO_HASH
-    first_bad: BadEntry | None = None
-
-    def __post_init__(self) -> None:
-        self._item_heads: dict[str, str] = {}
-
-    def feed(self, rows: Iterable[StoredEntry]) -> bool:
-        """Verify more rows; returns False once something is wrong."""
-        for row in rows:
-            if self.first_bad is not None:
-                return False
-            reason = self._check(row)
-            if reason is not None:
-                self.first_bad = BadEntry(row.seq, reason)
-                return False
-            self.size += 1
-        return self.first_bad is None
-
-    def _check(self, row: StoredEntry) -> str | None:
-        if row.seq != self.size:
-            return f"expected seq {self.size}, found {row.seq} (an entry is missing)"
-        computed = leaf_hash(row.body).hex()
-        if computed != row.hash:
-            return (
-                f"stored hash {row.hash[:16]}… differs from the hash of its bytes {computed[:16]}…"
-            )
-        try:
-            entry = parse_entry(row.body)
-        except ValueError as exc:
-            return f"stored bytes are invalid: {exc}"
-        if entry.seq != row.seq:
-            return f"bytes say seq {entry.seq}, row says {row.seq}"
-        if (entry.item, entry.type, entry.actor) != (row.item, row.type, row.actor):
-            return "indexed columns (item, type, actor) differ from the signed bytes"
-        if entry.prev != self.head:
-            return f"prev {entry.prev[:16]}… is not the hash of entry {row.seq - 1}"
-        if entry.item is not None:
-            expected = self._item_heads.get(entry.item)
-            if entry.item_prev != expected:
-                return f"item_prev of item {entry.item} does not link to its previous entry"
-            self._item_heads[entry.item] = row.hash
-        elif entry.item_prev is not None:
-            return "an entry with no item has an item_prev"
-        self.head = row.hash
-        return None

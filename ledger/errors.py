@@ -120,7 +120,7 @@ class AmbiguousScanError(ConflictError):
 
 
 class IdempotencyConflictError(ConflictError):
-    """An Idempotency-Key was reused with a different request."""
+    """An idempotency key was reused with a different request."""
 
     code = "idempotency-key-reused"
     title = "Idempotency key reused with a different request"
@@ -147,6 +147,44 @@ class ChainIntegrityError(LedgerError):
     title = "Chain integrity failure"
 
 
+class AuditFailure(ChainIntegrityError):
+    """The first thing a verification found wrong: what (``subject``) and why (``reason``).
+
+    ``subject`` names an entry (``seq 12``), a checkpoint (``checkpoint 40``), the log
+    key, an item or a bundle; ``seq`` or ``size`` carry the number when there is one.
+    """
+
+    code = "audit-failed"
+    title = "Verification failed"
+
+    def __init__(
+        self, subject: str, reason: str, *, seq: int | None = None, size: int | None = None
+    ) -> None:
+        super().__init__(f"{subject}: {reason}")
+        self.extra.update({k: v for k, v in (("seq", seq), ("size", size)) if v is not None})
+        self.subject = subject
+        self.reason = reason
+        self.seq = seq
+        self.size = size
+
+    @classmethod
+    def at_entry(cls, seq: int, reason: str) -> AuditFailure:
+        """A finding about the entry at ``seq``."""
+        return cls(f"seq {seq}", reason, seq=seq)
+
+    @classmethod
+    def at_checkpoint(cls, size: int | str, reason: str) -> AuditFailure:
+        """A finding about the checkpoint of ``size`` (or a note named ``size``)."""
+        return cls(f"checkpoint {size}", reason, size=size if isinstance(size, int) else None)
+
+
+class AuditUnavailableError(LedgerError):
+    """Not a finding: an audit could not run (no server, bad arguments, unreadable files)."""
+
+    code = "audit-not-run"
+    title = "The audit could not run"
+
+
 class SignatureError(LedgerError):
     """A signature does not verify."""
 
@@ -159,3 +197,26 @@ class StoreUnavailableError(LedgerError):
 
     code = "store-unavailable"
     title = "Storage unavailable"
+
+
+def _subclasses(cls: type[LedgerError]) -> list[type[LedgerError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+def revive(code: str, detail: str, pointer: str | None, extra: dict[str, Any]) -> LedgerError:
+    """The error a ``describe()`` came from, by its ``code`` (a kept refusal read back).
+
+    An unknown code gives a plain ``LedgerError`` carrying that code.
+    """
+    by_code = {cls.code: cls for cls in reversed(_subclasses(LedgerError))}
+    cls = by_code.get(code, LedgerError)
+    error = cls.__new__(cls)
+    LedgerError.__init__(error, detail, pointer=pointer, **extra)
+    if cls is LedgerError and code != LedgerError.code:
+        error.code = code
+    if isinstance(error, InvalidCodeError):
+        error.position = extra.get("position")
+    return error

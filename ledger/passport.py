@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hashing import HashingError, leaf_hash, open_checkpoint, verify_inclusion
-from hashing.note_keys import Verifier
-from ledger.chain import Entry, StoredEntry, parse_entry
-from ledger.domain import REGISTERED, TERMINAL, Item, Org, Role
+from hashing import Verifier
+from ledger.chain import Entry, StoredEntry
+from ledger.domain import TERMINAL, Item, Org, Role
+from ledger.errors import AuditFailure
+from ledger.registry import ORG_FIELDS, PERSONAL_FIELDS, SUCCESSORS
+from ledger.verify import open_checkpoint_note, verify_item_history
 
 
 class Access(StrEnum):
@@ -50,11 +52,11 @@ def access_for(role: Role | None) -> Access:
     return Access.REGULATOR if role is Role.REGULATOR else Access.INTERESTED
 
 
-# Event data kept from readers with a legitimate interest: a vehicle
-# identification number can identify the vehicle's keeper (personal data).
-_PERSONAL_FIELDS = frozenset({"vin"})
-# Event data fields that name an org: shown by name below the regulator tier.
-_ORG_FIELDS = frozenset({"to_org"})
+# Event data kept from readers with a legitimate interest (personal data, such
+# as a VIN), and fields that name an org (shown by name below the regulator
+# tier): the event registry declares both.
+_PERSONAL_FIELDS = PERSONAL_FIELDS
+_ORG_FIELDS = ORG_FIELDS
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,18 @@ class HistoryCheck:
         }
 
 
-def verify_item_history(
+def check_history(
     item: Item,
     rows: Sequence[StoredEntry],
     note: str,
     log_key: Verifier,
     proofs: Mapping[int, Sequence[str]],
 ) -> HistoryCheck:
-    """Check an item's entries, their chain and their inclusion in the log.
+    """Check an item's entries, their chain and their inclusion in the log, for the page.
+
+    The checkpoint's signature is checked with ``log_key``, then the history with
+    ``ledger.verify.verify_item_history`` (the auditor's check), the item's recorded
+    ``head`` included.
 
     Args:
         item: the item as the projection holds it (its ``head`` is checked).
@@ -112,68 +118,33 @@ def verify_item_history(
         The ``HistoryCheck``; ``problem`` names the first failure. Never raises
         for bad data: a failure is a result the page shows.
     """
-    size, root_hex, problem = 0, "", None
-    root = b""
     try:
-        checkpoint, _ = open_checkpoint(note, log_key)
-        size, root = checkpoint.size, checkpoint.root
-        root_hex = root.hex()
-    except HashingError as exc:
-        problem = f"the checkpoint does not verify with the log key: {exc}"
-    proved = pending = 0
-    previous: str | None = None
-    for row in rows:
-        if problem is not None:
-            break
-        problem = _check_entry(item, row, previous)
-        if problem is not None:
-            break
-        computed = leaf_hash(row.body)
-        previous = computed.hex()
-        if row.seq >= size:
-            pending += 1
-            continue
-        try:
-            path = [bytes.fromhex(h) for h in proofs.get(row.seq, ())]
-            verify_inclusion(row.seq, size, computed, path, root)
-        except (ValueError, HashingError) as exc:
-            problem = f"entry {row.seq} is not proved in the checkpoint of size {size}: {exc}"
-            break
-        proved += 1
-    if problem is None:
-        if not rows:
-            problem = "the item has no entries"
-        elif previous != item.head:
-            problem = (
-                "the item's recorded head is not the hash of its last entry "
-                "(an entry is missing or was replaced)"
-            )
-    return HistoryCheck(
-        ok=problem is None,
-        entries=len(rows),
-        proved=proved,
-        pending=pending,
-        checkpoint_size=size,
-        checkpoint_root=root_hex,
-        problem=problem,
-    )
+        checkpoint = open_checkpoint_note(note, log_key).checkpoint
+    except AuditFailure as exc:
+        problem = f"the checkpoint does not verify with the log key: {exc.reason}"
+        return HistoryCheck(False, len(rows), 0, 0, 0, "", problem)
+    size, root_hex = checkpoint.size, checkpoint.root.hex()
+    try:
+        verify_item_history(item.id, rows, checkpoint, proofs, head=item.head)
+    except AuditFailure as exc:
+        # The entries before the one that failed were checked; none after it.
+        checked = [row.seq for row in rows if exc.seq is None or row.seq < exc.seq]
+        proved = sum(seq < size for seq in checked)
+        problem = _problem(exc, item.id)
+        return HistoryCheck(
+            False, len(rows), proved, len(checked) - proved, size, root_hex, problem
+        )
+    proved = sum(row.seq < size for row in rows)
+    return HistoryCheck(True, len(rows), proved, len(rows) - proved, size, root_hex, None)
 
 
-def _check_entry(item: Item, row: StoredEntry, previous: str | None) -> str | None:
-    computed = leaf_hash(row.body).hex()
-    if computed != row.hash:
-        return f"entry {row.seq}: the stored hash is not the hash of its bytes"
-    try:
-        entry = parse_entry(row.body)
-    except ValueError as exc:
-        return f"entry {row.seq}: its bytes are not a valid entry ({exc})"
-    if entry.seq != row.seq or entry.item != item.id:
-        return f"entry {row.seq}: its bytes name seq {entry.seq} of item {entry.item}"
-    if previous is None and entry.type != REGISTERED:
-        return f"entry {row.seq}: the first entry of an item is {REGISTERED}, not {entry.type}"
-    if entry.item_prev != previous:
-        return f"entry {row.seq}: item_prev does not link to the item's previous entry"
-    return None
+def _problem(exc: AuditFailure, item_id: str) -> str:
+    """A finding in the page's words: the entry it names, or what about the item."""
+    if exc.seq is not None:
+        return f"entry {exc.seq}: {exc.reason}"
+    if exc.subject == f"item {item_id}":
+        return exc.reason
+    return f"{exc.subject}: {exc.reason}"
 
 
 # -- the passport, filtered to the reader's tier -----------------------------------
@@ -241,9 +212,9 @@ def _event(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str, A
 def successors(entries: Sequence[Entry]) -> list[str]:
     """Items that carry on this one's life (the new item of ``repurposed``)."""
     return [
-        str(e.data["new_item"])
+        str(e.data[field])
         for e in entries
-        if e.type == "repurposed" and isinstance(e.data.get("new_item"), str)
+        if (field := SUCCESSORS.get(e.type)) is not None and isinstance(e.data.get(field), str)
     ]
 
 
@@ -264,7 +235,7 @@ def build_passport(
         children: ids of the items it contains (or was dismantled into).
         orgs: the orgs the passport names (manufacturer, holder, actors, recipients).
         linked: parent, origin, children and successors, by id, for their codes.
-        check: the result of ``verify_item_history``.
+        check: the result of ``check_history``.
         decoded: the decoded GB/T 34014 code of a battery, else None.
     """
     view: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Offline and live audits: ``retrace export``, ``retrace audit`` and ``ledger.audit``.
+"""Offline and live audits: ``retrace export``, ``retrace audit`` and ``ledger.verify``.
 
 A bundle exported from either database passes the audit, and each way of tampering with
 it fails naming the entry or checkpoint. A live log is audited incrementally against the
@@ -23,12 +23,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.audit_cli import audit_bundle, export_server
-from api.audit_live import LogClient, audit_item, audit_server
 from api.bootstrap import create_admin
 from api.cli import app as cli_app
+from api.cli.audit import httpx_fetch
 from api.settings import Settings, get_settings
 from hashing import (
+    TreeFrontier,
     canonical_json,
     checkpoint_body,
     generate_private_key,
@@ -45,14 +45,26 @@ from hashing import (
     witness_verifier_key,
 )
 from hashing.note import add_cosignature
-from ledger.audit import AuditFailure, LogAuditor, TreeFrontier
-from ledger.audit_trust import open_checkpoints
-from ledger.chain import ZERO_HASH, ChainVerifier, StoredEntry, build_entry, parse_entry
+from ledger import items, orgs
+from ledger.chain import ZERO_HASH, StoredEntry, build_entry, parse_entry
 from ledger.domain import Role
+from ledger.errors import AuditFailure, AuditUnavailableError
 from ledger.ids import IdSource
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from ledger.transparency import Transparency
+from ledger.verify import (
+    ChainVerifier,
+    Fetch,
+    LogAuditor,
+    LogClient,
+    audit_bundle,
+    audit_item,
+    audit_server,
+    export_server,
+    open_checkpoints,
+    url_fetch,
+)
 from tests.conftest import World, _pg_admin, _pg_url, unavailable
 from tests.factories import ADMIN_KEY, register, registration, to_state
 from tests.processes.server import Servers, retrace_env, run_cli
@@ -436,15 +448,16 @@ def test_roots_are_checked_as_the_stream_passes_each_checkpoint() -> None:
 
 
 @pytest.fixture
-def regulator_http(app: Any, world: World) -> Iterator[TestClient]:
+def regulator_http(app: Any, world: World) -> Iterator[Fetch]:
+    """GETs from the app with a regulator's key, as ``retrace audit --url`` sends them."""
     # Outside a ``with`` block: the app's lifespan is the ``client`` fixture's.
     http = TestClient(app, headers=world.regulator.headers)
-    yield http
+    yield httpx_fetch(http)
     http.close()
 
 
 def test_live_audit_trusts_then_extends_and_checks_new_entries(
-    world: World, regulator_http: TestClient, tmp_path: Path
+    world: World, regulator_http: Fetch, tmp_path: Path
 ) -> None:
     c, state = world.client, tmp_path / "state.json"
     register(c, world.oem)
@@ -475,7 +488,7 @@ def test_live_audit_trusts_then_extends_and_checks_new_entries(
         audit_server(regulator_http, "http://testserver", state)
 
 
-def test_live_audit_of_one_item(world: World, regulator_http: TestClient, tmp_path: Path) -> None:
+def test_live_audit_of_one_item(world: World, regulator_http: Fetch, tmp_path: Path) -> None:
     c = world.client
     item = register(c, world.oem)["id"]
     to_state(c, world.oem, world.recycler, item, "assessed")
@@ -495,7 +508,7 @@ def test_live_audit_of_one_item(world: World, regulator_http: TestClient, tmp_pa
 
 @pytest.mark.usefixtures("local_env")
 def test_export_from_a_server_audits_like_one_from_the_database(
-    world: World, regulator_http: TestClient, populated: dict[str, Any], tmp_path: Path
+    world: World, regulator_http: Fetch, populated: dict[str, Any], tmp_path: Path
 ) -> None:
     world.client.post("/v1/log/checkpoint", headers=world.regulator.headers)
     target = tmp_path / "from-server"
@@ -519,6 +532,9 @@ def test_an_unreachable_server_is_an_error_not_a_finding(tmp_path: Path) -> None
     assert done.exit_code == 2, done.output
     assert done.stdout.startswith("error: cannot reach the server"), done.stdout
     assert not (tmp_path / "s").exists()
+    # The library over the standard library's HTTP says the same.
+    with pytest.raises(AuditUnavailableError, match=r"^cannot reach the server"):
+        audit_server(url_fetch("http://127.0.0.1:9"), "http://127.0.0.1:9", tmp_path / "s")
 
 
 # -- the history rewrite, against real servers -----------------------------------------------
@@ -561,10 +577,10 @@ def build_log(database_url: str, key_file: Path, *, rewritten: bool) -> dict[str
         ledger = Ledger(store, clock=lambda: start + timedelta(seconds=next(ticks)), ids=ids)
         admin = create_admin(ledger, api_key=ADMIN_KEY).org
         oem = ledger.write(
-            lambda tx: ledger.create_org(tx, admin, "Rewrite OEM", Role.OEM, "CN", api_key=OEM_KEY)
+            lambda tx: orgs.create_org(tx, admin, "Rewrite OEM", Role.OEM, "CN", api_key=OEM_KEY)
         ).org
         ledger.write(
-            lambda tx: ledger.create_org(
+            lambda tx: orgs.create_org(
                 tx, admin, "Rewrite auditor", Role.REGULATOR, "CN", api_key=REGULATOR_KEY
             )
         )
@@ -572,7 +588,7 @@ def build_log(database_url: str, key_file: Path, *, rewritten: bool) -> dict[str
         masses = ["12.0" if rewritten and n == 3 else "21.0" for n in range(count)]
         written = ledger.write(
             lambda tx: [
-                ledger.register(
+                items.register(
                     tx,
                     oem,
                     {
@@ -585,7 +601,7 @@ def build_log(database_url: str, key_file: Path, *, rewritten: bool) -> dict[str
             ]
         )
         item = written[5].item.id
-        ledger.write(lambda tx: ledger.record_event(tx, oem, item, "installed", {"site": "Roof 7"}))
+        ledger.write(lambda tx: items.record_event(tx, oem, item, "installed", {"site": "Roof 7"}))
         Transparency(
             store, load_private_key(key_file), "retrace.local/log", lambda: start
         ).publish()
@@ -621,6 +637,14 @@ def test_a_rewritten_history_is_refused_by_url_and_item_audits(
         done = audit(honest.url, "--item", item)
         assert done.returncode == 0, done
         assert done.stdout.startswith(f"ok: item {item}: 2 entries"), done.stdout
+        # What a regulator imports: the library alone, over the standard library's HTTP.
+        verdict = audit_server(
+            url_fetch(honest.url, REGULATOR_KEY),
+            honest.url,
+            tmp_path / "library-state.json",
+            check_entries=True,
+        )
+        assert f"entries 0..{original['size'] - 1} verified" in verdict, verdict
         honest.stop()
 
         liar = servers.start(retrace_env(second_database_url, key_file))

@@ -26,7 +26,7 @@ from hashing import (
     split_note,
 )
 from ledger.chain import StoredEntry
-from ledger.passport import verify_item_history
+from ledger.passport import check_history
 from tests.conftest import World
 from tests.factories import Org, event, event_data, register, registration, to_state
 
@@ -416,12 +416,12 @@ def _rehashed(row: StoredEntry, body: bytes) -> StoredEntry:
 def test_the_history_check_names_what_was_tampered_with(world: World) -> None:
     item_id = _drive_through_life(world)["id"]
     item, rows, (note, log_key), proofs = _check_inputs(world, item_id)
-    assert verify_item_history(item, rows, note, log_key, proofs).ok
+    assert check_history(item, rows, note, log_key, proofs).ok
 
     def problem(
         rows: list[StoredEntry], note: str = note, proofs: Any = proofs, item: Any = item
     ) -> str:
-        check = verify_item_history(item, rows, note, log_key, proofs)
+        check = check_history(item, rows, note, log_key, proofs)
         assert not check.ok
         assert check.problem is not None
         return check.problem
@@ -438,7 +438,7 @@ def test_the_history_check_names_what_was_tampered_with(world: World) -> None:
     )
     # Bytes and hash rewritten together: the signed tree does not hold that leaf.
     rewritten = _rehashed(rows[collected], edited)
-    assert f"entry {rewritten.seq} is not proved" in problem(
+    assert f"entry {rewritten.seq}: not proved" in problem(
         [*rows[:collected], rewritten, *rows[collected + 1 :]]
     )
     # ... and were it not in a checkpoint yet, the next entry no longer links to it.

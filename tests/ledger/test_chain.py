@@ -12,13 +12,13 @@ import pytest
 from hashing import canonical_json, leaf_hash
 from ledger.chain import (
     ZERO_HASH,
-    ChainVerifier,
     Entry,
     StoredEntry,
     build_entry,
     format_ts,
     parse_entry,
 )
+from ledger.verify import ChainVerifier
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 ORG_DATA = {"id": "org_A", "name": "Acme", "role": "oem", "region": "CN"}
