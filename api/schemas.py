@@ -1,25 +1,37 @@
 """Request and response schemas of the HTTP API (with OpenAPI examples).
 
 Owns the wire shapes DESIGN.md fixes for clients. Table models live in
-``ledger/store/tables.py``; payload rules in ``ledger/events.py``: a request
-is checked here for shape, then by the ledger for meaning.
+``ledger/store/tables.py``; event types, their payload models and examples in
+the event registry (``ledger/registry.py``): a request is checked here for
+shape, then by the ledger for meaning.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    create_model,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from ledger.domain import LIFECYCLE, Role
+from ledger.domain import Role
 from ledger.events import ItemKind
+from ledger.registry import EVENTS, RECORDABLE
 
-EventType = Literal[
-    "installed", "retired", "transferred", "collected", "assessed", "repurposed",
-    "dismantled", "recycled", "disposed", "corrected",
-]
-if set(get_args(EventType)) != set(LIFECYCLE):  # keep the API's enum and the table in step
-    raise RuntimeError("EventType and ledger.domain.LIFECYCLE differ")
+if TYPE_CHECKING:
+    EventType = str
+else:
+    # The event types recorded on an item, from the registry, in its order
+    # (a refusal lists them in that order).
+    EventType = Literal[RECORDABLE]
 
 PACK_CODE = "CATPB01A1B2C3DB340000001"
 
@@ -30,11 +42,16 @@ class _Request(BaseModel):
 
 class OrgCreate(_Request):
     # No control characters: PostgreSQL text cannot hold U+0000, and names are printed.
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
-                      examples=["Shenzhen Green Recycling"])
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        examples=["Shenzhen Green Recycling"],
+    )
     role: Role = Field(examples=["recycler"])
-    region: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
-                        examples=["CN-GD"])
+    region: str = Field(
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["CN-GD"]
+    )
 
 
 class OrgOut(BaseModel):
@@ -104,11 +121,17 @@ class ItemCreate(_Request):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{
-                "kind": "battery_pack", "code": PACK_CODE,
-                "attributes": {"chemistry": "LFP", "rated_capacity_kwh": "60",
-                               "mass_kg": "412.5"},
-            }]
+            "examples": [
+                {
+                    "kind": "battery_pack",
+                    "code": PACK_CODE,
+                    "attributes": {
+                        "chemistry": "LFP",
+                        "rated_capacity_kwh": "60",
+                        "mass_kg": "412.5",
+                    },
+                }
+            ]
         },
     )
 
@@ -119,25 +142,44 @@ class Written(BaseModel):
     entries: list[EntryOut] = Field(description="every entry the write appended")
 
 
+def _event_body(event_type: str) -> type[BaseModel]:
+    """The documented body of one event type: its ``type`` and its ``data`` model."""
+    spec = EVENTS[event_type]
+    example: dict[str, Any] = {"type": event_type, "data": dict(spec.example)}
+    tag: Any = Literal[event_type]
+    model: type[BaseModel] = create_model(
+        "".join(word.title() for word in event_type.split("_")) + "Event",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
+        __doc__=f"{spec.label}.",
+        type=(tag, ...),
+        data=(spec.payload, ...),
+    )
+    return model
+
+
+# The OpenAPI document shows the body as a union on ``type`` of every event's payload.
+_bodies: Any = Annotated[
+    Union[tuple(_event_body(event_type) for event_type in RECORDABLE)],  # noqa: UP007
+    Field(discriminator="type"),
+]
+_EVENT_BODIES: TypeAdapter[Any] = TypeAdapter(_bodies)
+
+
 class EventCreate(_Request):
+    """Checked here for shape only: ``type`` one of the registry's, ``data`` an object.
+
+    The ledger checks ``data`` against the type's payload model, so that a bad
+    field is refused with its pointer under ``/data`` (``ledger.registry``).
+    """
+
     type: EventType
     data: dict[str, Any]
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"type": "retired", "data": {"reason": "capacity below 80%"}},
-                {"type": "transferred", "data": {"to_org": "org_01JD8Z3K5V7W9XQRSTABCDEFGH"}},
-                {"type": "collected", "data": {"site": "Dock 3, Foshan", "mass_kg": "410.2"}},
-                {"type": "assessed", "data": {"soh_pct": "71.5", "grade": "recycle"}},
-                {"type": "recycled", "data": {
-                    "input_mass_kg": "410.2", "process": "hydrometallurgy",
-                    "recovered": [{"material": "lithium carbonate", "mass_kg": "18.4"},
-                                  {"material": "copper", "mass_kg": "31.0"}]}},
-            ]
-        },
-    )
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_EVENT_BODIES.core_schema)
 
 
 class BulkLine(BaseModel):
@@ -157,8 +199,11 @@ class BulkResult(BaseModel):
 
 
 class ScanRequest(_Request):
-    payload: str = Field(min_length=1, max_length=2048,
-                         examples=["http://127.0.0.1:8000/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH"])
+    payload: str = Field(
+        min_length=1,
+        max_length=2048,
+        examples=["http://127.0.0.1:8000/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
+    )
 
 
 class ScanResult(BaseModel):
@@ -180,7 +225,7 @@ class EntryProof(BaseModel):
     seq: int
     proof: list[str] | None = Field(
         description="inclusion proof (hex, bottom-up) against `checkpoint`; null for an "
-                    "entry newer than the checkpoint"
+        "entry newer than the checkpoint"
     )
 
 
@@ -265,7 +310,8 @@ class SheetLayoutIn(_Request):
 
 class LabelSheetRequest(_Request):
     item_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        min_length=1, max_length=MAX_SHEET_LABELS,
+        min_length=1,
+        max_length=MAX_SHEET_LABELS,
         description="the items to print, in order (an id twice prints two labels)",
     )
     layout: SheetLayoutIn = Field(default_factory=lambda: SheetLayoutIn(a4=A4Grid()))
@@ -274,10 +320,14 @@ class LabelSheetRequest(_Request):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
-                 "layout": {"a4": {"columns": 3, "rows": 8}}},
-                {"item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
-                 "layout": {"roll": {"width_mm": 50, "height_mm": 30}}},
+                {
+                    "item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
+                    "layout": {"a4": {"columns": 3, "rows": 8}},
+                },
+                {
+                    "item_ids": ["itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
+                    "layout": {"roll": {"width_mm": 50, "height_mm": 30}},
+                },
             ]
         },
     )
@@ -287,10 +337,14 @@ class LabelSheetRequest(_Request):
 
 
 class DeliveryLine(_Request):
-    payload: str = Field(min_length=1, max_length=2048,
-                         description="the scanned text: label URL, id, code, serial or GS1 link")
-    mass_kg: str | int = Field(description="mass weighed at intake, an exact decimal string",
-                               examples=["410.2"])
+    payload: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="the scanned text: label URL, id, code, serial or GS1 link",
+    )
+    mass_kg: str | int = Field(
+        description="mass weighed at intake, an exact decimal string", examples=["410.2"]
+    )
 
 
 class IntakeRequest(_Request):
@@ -300,14 +354,18 @@ class IntakeRequest(_Request):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{
-                "site": "Dock 3, Foshan",
-                "deliveries": [
-                    {"payload": "https://retrace.example.org/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH",
-                     "mass_kg": "410.2"},
-                    {"payload": PACK_CODE, "mass_kg": "398.0"},
-                ],
-            }]
+            "examples": [
+                {
+                    "site": "Dock 3, Foshan",
+                    "deliveries": [
+                        {
+                            "payload": "https://retrace.example.org/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH",
+                            "mass_kg": "410.2",
+                        },
+                        {"payload": PACK_CODE, "mass_kg": "398.0"},
+                    ],
+                }
+            ]
         },
     )
 

@@ -1,165 +1,109 @@
-"""Lifecycle rules of tracked items: roles, states, transitions, custody.
+"""Lifecycle rules of tracked items: who records what, custody, and the fold.
 
-Owns DESIGN.md's lifecycle table and the fold that turns log entries into
-item state (the ``items`` projection). Pure: it takes values (the item as it
-stands, the acting org, the validated payload) and either returns the next
-value or raises a ``LedgerError``. Reading and writing rows, the clock and
-ids are the caller's job (``ledger/service.py``).
+Owns how the event registry's rules apply: whether an org may record an event
+on an item now (``check_event``, ``allowed_events``), who may register an item,
+and the fold that turns log entries into item state (the ``items``
+projection). The rules themselves, one row per event type, are
+``ledger.registry``'s; the values they speak of are ``ledger.lifecycle``'s and
+are re-exported here. Pure: it takes values (the item as it stands, the acting
+org, the validated payload) and either returns the next value or raises a
+``LedgerError``. Reading and writing rows, the clock and ids are the caller's
+job (``ledger/items.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
-from ledger.errors import (
-    ForbiddenError,
-    IllegalTransitionError,
-    InvalidTransferError,
-    MassBalanceError,
-    ValidationError,
+from ledger.errors import ForbiddenError, IllegalTransitionError, ValidationError
+from ledger.events import ItemKind
+from ledger.lifecycle import (
+    CONTAINS,
+    CUSTODIANS,
+    ITEM_WRITERS,
+    KEY_ISSUED,
+    KEY_REVOKED,
+    NON_TERMINAL,
+    ORG_CREATED,
+    REGISTERED,
+    TERMINAL,
+    Item,
+    Org,
+    Role,
+    Rule,
+    State,
+    Who,
 )
-from ledger.events import Dismantled, ItemKind, Recycled
 
+# The checks one event adds live in its registry entry; re-exported with the rest.
+from ledger.registry import EVENTS, check_children, check_mass_balance, check_transfer
 
-class Role(StrEnum):
-    """What an organisation is allowed to do."""
+__all__ = [
+    "CONTAINS",
+    "CUSTODIANS",
+    "ITEM_WRITERS",
+    "KEY_ISSUED",
+    "KEY_REVOKED",
+    "LIFECYCLE",
+    "NON_TERMINAL",
+    "ORG_CREATED",
+    "REGISTERED",
+    "TERMINAL",
+    "Item",
+    "Org",
+    "Role",
+    "Rule",
+    "State",
+    "Who",
+    "allowed_events",
+    "apply_entry",
+    "check_children",
+    "check_event",
+    "check_mass_balance",
+    "check_parent",
+    "check_registrant",
+    "check_transfer",
+    "registered_item",
+]
 
-    ADMIN = "admin"
-    OEM = "oem"
-    OPERATOR = "operator"
-    RECYCLER = "recycler"
-    REGULATOR = "regulator"
-
-
-class State(StrEnum):
-    """Where an item is in its life."""
-
-    REGISTERED = "registered"
-    IN_SERVICE = "in_service"
-    RETIRED = "retired"
-    COLLECTED = "collected"
-    ASSESSED = "assessed"
-    REPURPOSED = "repurposed"
-    DISMANTLED = "dismantled"
-    RECYCLED = "recycled"
-    DISPOSED = "disposed"
-
-
-TERMINAL: frozenset[State] = frozenset(
-    {State.REPURPOSED, State.DISMANTLED, State.RECYCLED, State.DISPOSED}
-)
-NON_TERMINAL: frozenset[State] = frozenset(State) - TERMINAL
-ITEM_WRITERS: frozenset[Role] = frozenset({Role.OEM, Role.OPERATOR, Role.RECYCLER})
-CUSTODIANS: frozenset[Role] = ITEM_WRITERS
-
-# Log entries that are not item events: the audit also covers who may write.
-ORG_CREATED = "org_created"
-KEY_ISSUED = "key_issued"
-KEY_REVOKED = "key_revoked"
-REGISTERED = "registered"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row of the lifecycle table."""
-
-    roles: frozenset[Role]
-    from_states: frozenset[State]
-    to_state: State | None  # None: the state is unchanged
-
-
-_RECYCLER = frozenset({Role.RECYCLER})
-_AFTER_INTAKE = frozenset({State.COLLECTED, State.ASSESSED})
-
+# The rules of the events recorded on an item, in the registry's order.
 LIFECYCLE: dict[str, Rule] = {
-    "installed": Rule(
-        frozenset({Role.OEM, Role.OPERATOR}), frozenset({State.REGISTERED}), State.IN_SERVICE
-    ),
-    "retired": Rule(
-        frozenset({Role.OEM, Role.OPERATOR}),
-        frozenset({State.REGISTERED, State.IN_SERVICE}),
-        State.RETIRED,
-    ),
-    "transferred": Rule(ITEM_WRITERS, NON_TERMINAL, None),
-    "collected": Rule(_RECYCLER, frozenset({State.RETIRED}), State.COLLECTED),
-    "assessed": Rule(_RECYCLER, frozenset({State.COLLECTED}), State.ASSESSED),
-    "repurposed": Rule(_RECYCLER, frozenset({State.ASSESSED}), State.REPURPOSED),
-    "dismantled": Rule(_RECYCLER, _AFTER_INTAKE, State.DISMANTLED),
-    "recycled": Rule(_RECYCLER, _AFTER_INTAKE, State.RECYCLED),
-    "disposed": Rule(_RECYCLER, _AFTER_INTAKE, State.DISPOSED),
-    "corrected": Rule(ITEM_WRITERS, frozenset(State), None),
+    name: spec.rule for name, spec in EVENTS.items() if spec.rule is not None
 }
-
-# Which kinds may sit inside which (module in pack, cell in module): used for
-# `parent` on registration and for the children of a dismantled item.
-CONTAINS: dict[ItemKind, frozenset[ItemKind]] = {
-    ItemKind.BATTERY_PACK: frozenset({ItemKind.BATTERY_MODULE, ItemKind.BATTERY_CELL}),
-    ItemKind.BATTERY_MODULE: frozenset({ItemKind.BATTERY_CELL}),
-    ItemKind.BATTERY_CELL: frozenset(),
-    ItemKind.PV_MODULE: frozenset(),
-    ItemKind.WIND_BLADE: frozenset(),
-}
-
-
-@dataclass(frozen=True)
-class Org:
-    """An organisation as the rules see it."""
-
-    id: str
-    role: Role
-    name: str = ""
-
-    def label(self) -> str:
-        return f"{self.name} ({self.id})" if self.name else self.id
-
-
-@dataclass(frozen=True)
-class Item:
-    """An item as it stands after the entries so far (a projection row)."""
-
-    id: str
-    kind: ItemKind
-    code: str
-    state: State
-    holder: str
-    manufacturer: str
-    parent: str | None = None
-    origin: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    head: str = ""  # leaf hash of the item's latest entry (its item_prev for the next)
-    head_seq: int = -1
 
 
 def allowed_events(item: Item, actor: Org) -> list[str]:
-    """The event types ``actor`` may record on ``item`` now, in table order."""
+    """The event types ``actor`` may record on ``item`` now, in table order.
+
+    Events that name another entry (``Who.AUTHOR``) are left out: a scan cannot
+    offer them without that entry.
+    """
     out = []
     for event_type, rule in LIFECYCLE.items():
-        if event_type == "corrected" or not _role_may(item, actor, event_type, rule):
+        if rule.who is Who.AUTHOR or not _role_may(item, actor, rule):
             continue
         if item.state not in rule.from_states:
             continue
-        if _may_act(item, actor, event_type):
+        if _may_act(item, actor, rule):
             out.append(event_type)
     return out
 
 
-def _role_may(item: Item, actor: Org, event_type: str, rule: Rule) -> bool:
+def _role_may(item: Item, actor: Org, rule: Rule) -> bool:
     if actor.role in rule.roles:
         return True
-    # A recycler registers the parts it dismantles and the second-life items it
-    # repurposes; as their registrant it reports their retirement, or they
-    # could never be collected and recycled.
-    return event_type == "retired" and actor.role == Role.RECYCLER and item.manufacturer == actor.id
+    # Registrants are OEMs, and recyclers for the parts they dismantle and the
+    # second lives they repurpose: a recycler reports those items' retirement,
+    # or they could never be collected and recycled.
+    return rule.who is Who.HOLDER_OR_REGISTRANT and item.manufacturer == actor.id
 
 
-def _may_act(item: Item, actor: Org, event_type: str) -> bool:
+def _may_act(item: Item, actor: Org, rule: Rule) -> bool:
     if item.holder == actor.id:
         return True
     # DESIGN.md: the OEM may always report `retired` on what it registered.
-    return event_type == "retired" and item.manufacturer == actor.id
+    return rule.who is Who.HOLDER_OR_REGISTRANT and item.manufacturer == actor.id
 
 
 def check_event(
@@ -174,7 +118,8 @@ def check_event(
 
     Args:
         holder: the org that holds the item (for a message naming it).
-        corrected_actor: for ``corrected``, the actor of the entry corrected.
+        corrected_actor: for an event recorded by the author of the entry it
+            names (``corrected``), the actor of that entry.
 
     Returns:
         The lifecycle rule that applies.
@@ -187,13 +132,13 @@ def check_event(
     rule = LIFECYCLE[event_type]
     if actor.role not in ITEM_WRITERS:
         raise ForbiddenError(f"a {actor.role} writes nothing to items", role=actor.role.value)
-    if not _role_may(item, actor, event_type, rule):
+    if not _role_may(item, actor, rule):
         allowed = ", ".join(sorted(r.value for r in rule.roles))
         raise ForbiddenError(
             f"a {actor.role} cannot record {event_type}; it is recorded by: {allowed}",
             role=actor.role.value,
         )
-    if event_type == "corrected":
+    if rule.who is Who.AUTHOR:
         if corrected_actor != actor.id:
             raise ForbiddenError(
                 "only the org that wrote an entry may correct it "
@@ -213,64 +158,14 @@ def check_event(
                 f"{event_type} follows {wanted}"
             )
         raise IllegalTransitionError(why, state=item.state.value)
-    if not _may_act(item, actor, event_type):
+    if not _may_act(item, actor, rule):
         who = holder.label() if holder is not None else item.holder
         raise ForbiddenError(
             f"item {item.id} is held by {who}; only its holder records {event_type}"
-            + (" (it must be transferred to you first)" if event_type == "collected" else ""),
+            + (f" ({rule.holder_hint})" if rule.holder_hint else ""),
             holder=item.holder,
         )
     return rule
-
-
-def check_transfer(item: Item, to_org: Org) -> None:
-    """A custody transfer goes to another org that can hold items.
-
-    Raises:
-        InvalidTransferError: to the current holder or to a regulator/admin.
-    """
-    if to_org.id == item.holder:
-        raise InvalidTransferError(
-            f"item {item.id} is already held by {to_org.label()}", pointer="/data/to_org"
-        )
-    if to_org.role not in CUSTODIANS:
-        raise InvalidTransferError(
-            f"{to_org.label()} is a {to_org.role}; items go to an oem, operator or recycler",
-            pointer="/data/to_org",
-        )
-
-
-def check_mass_balance(payload: Recycled) -> None:
-    """Recovered mass never exceeds input mass.
-
-    Raises:
-        MassBalanceError: with both totals, exact.
-    """
-    recovered = sum((Decimal(r.mass_kg) for r in payload.recovered), Decimal(0))
-    total = Decimal(payload.input_mass_kg)
-    if recovered > total:
-        raise MassBalanceError(
-            f"recovered {recovered} kg exceeds the input of {total} kg",
-            pointer="/data/recovered",
-            recovered_kg=str(recovered),
-            input_mass_kg=str(total),
-        )
-
-
-def check_children(item_kind: ItemKind, payload: Dismantled) -> None:
-    """The parts of a dismantled item are kinds it can contain.
-
-    Raises:
-        ValidationError: a child kind the item cannot contain.
-    """
-    allowed = CONTAINS[item_kind]
-    for index, child in enumerate(payload.children):
-        if child.kind not in allowed:
-            can = ", ".join(sorted(allowed)) or "no tracked parts"
-            raise ValidationError(
-                f"a {item_kind} cannot be dismantled into a {child.kind}; it holds {can}",
-                pointer=f"/data/children/{index}/kind",
-            )
 
 
 def check_parent(child_kind: ItemKind, parent: Item, actor: Org) -> None:
@@ -359,16 +254,14 @@ def apply_entry(
         ValidationError: an entry that cannot apply (unknown type, or an
             event on an item that was never registered).
     """
-    if entry_type == REGISTERED:
+    spec = EVENTS.get(entry_type)
+    if spec is not None and spec.opens_item:
         return registered_item(item_id, actor, data, head=head, seq=seq)
     if item is None:
         raise ValidationError(f"entry {seq} ({entry_type}) names unknown item {item_id}")
-    rule = LIFECYCLE.get(entry_type)
-    if rule is None:
+    if spec is None or spec.rule is None:
         raise ValidationError(f"entry {seq} has unknown type {entry_type!r}")
-    changed = replace(item, head=head, head_seq=seq)
-    if entry_type == "transferred":
-        return replace(changed, holder=data["to_org"])
-    if rule.to_state is not None:
-        return replace(changed, state=rule.to_state)
+    changed = spec.effect(replace(item, head=head, head_seq=seq), data)
+    if spec.rule.to_state is not None:
+        return replace(changed, state=spec.rule.to_state)
     return changed

@@ -3,7 +3,8 @@
 Owns the shape of every event's ``data`` as DESIGN.md fixes it (field names,
 exact decimals for masses and percentages) and turns a raw JSON object into
 a validated model, or a ``ValidationError`` that points at the bad field.
-It leaves the lifecycle rules (who, from which state) to ``domain.py``.
+Which model belongs to which event type, and the lifecycle rules (who, from
+which state), are the event registry's (``ledger/registry.py``).
 
 Masses and percentages are decimal strings ("412.5") or integers; a binary
 float is refused, since the signed bytes must be exact (EU 2023/1542 Annex
@@ -198,20 +199,6 @@ class Corrected(_Payload):
         return value
 
 
-PAYLOADS: dict[str, type[_Payload]] = {
-    "installed": Installed,
-    "retired": Retired,
-    "transferred": Transferred,
-    "collected": Collected,
-    "assessed": Assessed,
-    "repurposed": Repurposed,
-    "dismantled": Dismantled,
-    "recycled": Recycled,
-    "disposed": Disposed,
-    "corrected": Corrected,
-}
-
-
 def _pointer(prefix: str, loc: tuple[int | str, ...]) -> str:
     return prefix + "".join(f"/{part}" for part in loc)
 
@@ -242,22 +229,6 @@ def parse_model(model: type[M], raw: Any, *, pointer: str = "") -> M:
             pointer=first["pointer"],
             errors=problems,
         ) from None
-
-
-def parse_event_data(event_type: str, raw: Any) -> _Payload:
-    """Validate the ``data`` of an event of ``event_type``.
-
-    Raises:
-        ValidationError: unknown event type, or a bad field (pointer under
-            ``/data``).
-    """
-    model = PAYLOADS.get(event_type)
-    if model is None:
-        known = ", ".join(sorted(PAYLOADS))
-        raise ValidationError(
-            f"unknown event type {event_type!r}; expected one of {known}", pointer="/type"
-        )
-    return parse_model(model, raw, pointer="/data")
 
 
 def dump(payload: BaseModel) -> dict[str, Any]:
