@@ -50,7 +50,6 @@ def _contains_float(value: Any) -> bool:
 # --- RFC 8785 vectors (cyberphone/json-canonicalization testdata) ---------------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("case", JCS_CASES)
 def test_reference_encoder_matches_jcs_vector(case: dict[str, Any]) -> None:
     expected = case["expected_canonical"].encode("utf-8")
@@ -60,7 +59,6 @@ def test_reference_encoder_matches_jcs_vector(case: dict[str, Any]) -> None:
     assert rfc8785.dumps(json.loads(case["input"])) == expected
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("case", JCS_CASES)
 def test_canonical_json_matches_jcs_vector(case: dict[str, Any]) -> None:
     value = json.loads(case["input"], parse_float=_integral_floats_as_ints)
@@ -72,7 +70,6 @@ def test_canonical_json_matches_jcs_vector(case: dict[str, Any]) -> None:
         assert canonical_json(value) == bytes.fromhex(case["expected_canonical_hex"])
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("sample", ES6_SAMPLES)
 def test_es6_number_samples_are_reference_only(sample: dict[str, str]) -> None:
     (number,) = struct.unpack(">d", bytes.fromhex(sample["ieee754_hex"].rjust(16, "0")))

@@ -74,7 +74,6 @@ def _skey(name: str) -> Any:
 # --- Verifier and signer keys ---------------------------------------------------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("case", KEY_CASES)
 def test_vector_vkey_parses_and_reencodes(case: dict[str, Any]) -> None:
     verifier = parse_verifier_key(case["vkey"])
@@ -94,7 +93,6 @@ def test_vector_vkey_parses_and_reencodes(case: dict[str, Any]) -> None:
         assert public_key_bytes(signer.private_key) == verifier.public_key
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("vkey", NEGATIVE_VKEYS)
 def test_vector_malformed_vkey_is_rejected(vkey: str) -> None:
     with pytest.raises(KeyFormatError):
@@ -167,7 +165,6 @@ def test_verifier_fields_are_checked() -> None:
 # --- Signed notes (golang.org/x/mod sumdb/note, C2SP signed-note) ---------------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_note_with_two_signers() -> None:
     note = next(n for n in NOTES["notes"] if n["name"] == "peter_and_enoch")
     peter, enoch = _vkey("PeterNeumann"), _vkey("EnochRoot")
@@ -184,7 +181,6 @@ def test_vector_note_with_two_signers() -> None:
         open_note(note["message"], [])
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_golden_signature_is_reproduced() -> None:
     case = next(n for n in NOTES["notes"] if n["name"] == "peter_sign_golden")
     signer = parse_signer_key(case["signing_key"])
@@ -192,7 +188,6 @@ def test_vector_golden_signature_is_reproduced() -> None:
     assert sign_note(case["text"], signer.name, signer.private_key) == case["expected_signed_note"]
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_c2sp_example_note() -> None:
     case = next(n for n in NOTES["notes"] if n["name"] == "c2sp_example")
     opened = open_note(case["message"], [_vkey("example.com/foo")])
@@ -330,7 +325,6 @@ def test_too_many_signatures_are_refused() -> None:
 # --- Checkpoints (C2SP tlog-checkpoint) -----------------------------------------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_sum_golang_org_checkpoint() -> None:
     case = CHECKPOINTS["published"][0]
     log = parse_verifier_key(case["verifier_key"])
@@ -347,7 +341,6 @@ def test_vector_sum_golang_org_checkpoint() -> None:
         open_checkpoint(tampered, log, origin=expect["origin"])
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_c2sp_example_parses_but_does_not_verify() -> None:
     case = CHECKPOINTS["published"][1]
     body, lines = split_note(case["signed_checkpoint"])
@@ -365,7 +358,6 @@ def test_vector_c2sp_example_parses_but_does_not_verify() -> None:
         open_note(case["signed_checkpoint"], [sum_db])
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("case", DERIVED_CHECKPOINTS)
 def test_vector_derived_checkpoint(case: dict[str, Any]) -> None:
     root = bytes.fromhex(case["root_hash_hex"])

@@ -60,7 +60,6 @@ def _proof(hashes: list[str] | None) -> list[bytes]:
 # --- transparency-dev/merkle testdata probes (proof/verify_test.go) -------------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("probe", INCLUSION_PROBES)
 def test_inclusion_probe(probe: dict[str, Any]) -> None:
     def run() -> None:
@@ -79,7 +78,6 @@ def test_inclusion_probe(probe: dict[str, Any]) -> None:
         run()
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("probe", CONSISTENCY_PROBES)
 def test_consistency_probe(probe: dict[str, Any]) -> None:
     def run() -> None:
@@ -100,15 +98,12 @@ def test_consistency_probe(probe: dict[str, Any]) -> None:
 
 def test_probe_counts() -> None:
     data = vectors.load(PROBES)
-    if data is None:
-        vectors.require_vectors()
     assert (len(data["inclusion"]), len(data["consistency"])) == (86, 98)
 
 
 # --- RFC 6962 vectors (published by transparency-dev/merkle, and derived) -------------
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("entry", VECTOR_PROOFS)
 def test_vector_proof_verifies_and_every_mutation_fails(entry: tuple[str, dict[str, Any]]) -> None:
     kind, case = entry

@@ -122,7 +122,6 @@ def test_leaf_and_node_hash_known_answers() -> None:
     )
 
 
-@pytest.mark.usefixtures("vectors_dir")
 def test_vector_leaf_node_and_root_hashes() -> None:
     leaves = [leaf_hash(_h(x)) for x in TREE["leaves_hex"]]
     assert [x.hex() for x in leaves] == TREE["leaf_hashes"]
@@ -135,7 +134,6 @@ def test_vector_leaf_node_and_root_hashes() -> None:
         assert root_at(int(size), store.get).hex() == expected
 
 
-@pytest.mark.usefixtures("vectors_dir")
 @pytest.mark.parametrize("kind", ["published", "derived"])
 def test_vector_proofs_are_reproduced(kind: str) -> None:
     leaves = [leaf_hash(_h(x)) for x in TREE["leaves_hex"]]
