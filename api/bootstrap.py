@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 
 from api.settings import Settings
 from hashing import generate_private_key, save_private_key
+from ledger import reads
 from ledger.domain import Role
-from ledger.service import Created, Ledger
+from ledger.orgs import Created, create_org
+from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 
 
@@ -41,16 +43,13 @@ def ensure_log_key(settings: Settings) -> bool:
 
 
 def has_admin(ledger: Ledger) -> bool:
-    with ledger.store.reader() as r:
-        return any(org.role == Role.ADMIN for org in r.orgs())
+    return any(org.role == Role.ADMIN for org in reads.list_orgs(ledger.store))
 
 
 def create_admin(
     ledger: Ledger, name: str = "Retrace admin", region: str = "global", api_key: str | None = None
 ) -> Created:
-    return ledger.write(
-        lambda tx: ledger.create_org(tx, None, name, Role.ADMIN, region, api_key=api_key)
-    )
+    return ledger.write(lambda tx: create_org(tx, None, name, Role.ADMIN, region, api_key=api_key))
 
 
 def prepare(settings: Settings) -> Prepared:

@@ -1,24 +1,33 @@
 """Shared request dependencies: the ledger, the caller, idempotency.
 
-Owns authentication (``Authorization: Bearer <key>``), role checks and the
-reading of ``Idempotency-Key``. Routes declare what they need with the
-``Annotated`` aliases below and stay free of plumbing.
+Owns authentication (``Authorization: Bearer <key>``), role checks, the
+reading of ``Idempotency-Key`` and the running of a write off the event loop.
+Routes declare what they need with the ``Annotated`` aliases below and stay
+free of plumbing.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.settings import Settings
+from ledger.commit import Tx
 from ledger.domain import Role
 from ledger.errors import AuthError, ForbiddenError, ValidationError
-from ledger.service import Answer, Idempotency, Ledger
-from ledger.store.sql import OrgRecord
+from ledger.idempotency import Idempotency
+from ledger.records import OrgRecord
+from ledger.service import Ledger
+from ledger.transparency import Transparency
+
+T = TypeVar("T")
+# The cookie that carries a passport reader's key (set by the scan station).
+KEY_COOKIE = "key"
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
 
@@ -34,7 +43,13 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_transparency(request: Request) -> Transparency:
+    tlog: Transparency = request.app.state.transparency
+    return tlog
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+TransparencyDep = Annotated[Transparency, Depends(get_transparency)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
@@ -72,8 +87,9 @@ def require(*roles: Role) -> Callable[..., OrgRecord]:
 
     def _check(caller: CallerDep) -> OrgRecord:
         if caller.role not in roles:
-            raise ForbiddenError(f"this needs the role {names}; your org is a {caller.role}",
-                                 role=caller.role.value)
+            raise ForbiddenError(
+                f"this needs the role {names}; your org is a {caller.role}", role=caller.role.value
+            )
         return caller
 
     return _check
@@ -88,24 +104,28 @@ WriterDep = Annotated[OrgRecord, Depends(require(Role.OEM, Role.OPERATOR, Role.R
 async def get_idempotency(
     idempotency_key: Annotated[
         str | None,
-        Header(description="a retry with the same key returns the first answer and "
-                           "writes nothing", max_length=200),
+        Header(
+            description="a retry with the same key returns the first answer and writes nothing",
+            max_length=200,
+        ),
     ] = None,
 ) -> str | None:
     """The request's Idempotency-Key, or None; a malformed one is refused."""
     if idempotency_key is None:
         return None
     if not idempotency_key.strip() or not idempotency_key.isprintable():
-        raise ValidationError("Idempotency-Key must be 1-200 printable characters",
-                              pointer="header:/Idempotency-Key")
+        raise ValidationError(
+            "Idempotency-Key must be 1-200 printable characters", pointer="header:/Idempotency-Key"
+        )
     return idempotency_key
 
 
 IdempotencyKeyDep = Annotated[str | None, Depends(get_idempotency)]
 
 
-async def idempotency_for(request: Request, caller: OrgRecord,
-                          key: str | None) -> Idempotency | None:
+async def idempotency_for(
+    request: Request, caller: OrgRecord, key: str | None
+) -> Idempotency | None:
     """Bind a key to the caller and to this exact request (method, path, body)."""
     if key is None:
         return None
@@ -115,5 +135,15 @@ async def idempotency_for(request: Request, caller: OrgRecord,
     return Idempotency(caller.id, key, digest.hexdigest())
 
 
-def answer_headers(answer: Answer) -> dict[str, Any]:
-    return {"Idempotent-Replayed": "true"} if answer.replayed else {}
+async def run_write(
+    ledger: Ledger,
+    write: Callable[[Tx], T],
+    kind: type[T],
+    idempotency: Idempotency | None,
+    response: Response,
+) -> T:
+    """Run a write off the event loop; a replayed first answer is marked as such."""
+    outcome = await run_in_threadpool(ledger.submit, write, kind, idempotency)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return outcome.value

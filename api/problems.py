@@ -8,7 +8,8 @@ body-size guard that answers 413 before a large body is read.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import Problem
 from ledger import errors
 
 PROBLEM_TYPE = "application/problem+json"
@@ -36,6 +38,44 @@ STATUS: list[tuple[type[errors.LedgerError], int]] = [
     (errors.ChainIntegrityError, 500),
     (errors.LedgerError, 400),
 ]
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route can give."""
+    titles = {
+        400: "Malformed JSON",
+        401: "No, unknown or revoked API key",
+        403: "Role or custody does not allow this",
+        404: "Not found",
+        409: "Conflicts with the ledger's state",
+        413: "Body too large",
+        422: "Invalid value (the pointer says where)",
+        503: "Storage unavailable",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": titles[status],
+            "content": {PROBLEM_TYPE: {}},
+        }
+        for status in statuses
+    }
+
+
+WRITE_PROBLEMS = responses(400, 401, 403, 404, 409, 413, 422, 503)
+READ_PROBLEMS = responses(401, 403, 404, 422, 503)
+
+
+@contextmanager
+def in_query() -> Iterator[None]:
+    """Ledger errors raised inside point into the query string (``query:/size``):
+    the ledger names the argument, the API knows where it came from."""
+    try:
+        yield
+    except errors.LedgerError as exc:
+        if exc.pointer and not exc.pointer.startswith("query:"):
+            exc.pointer = "query:" + exc.pointer
+        raise
 
 
 def status_for(exc: errors.LedgerError) -> int:

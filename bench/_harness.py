@@ -144,7 +144,7 @@ def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
 # -- profiles (py-spy collapsed stacks) ------------------------------------------------
 
 
-# A frame of our own code, as py-spy names it: "Ledger.execute (ledger/service.py:190)".
+# A frame of our own code, as py-spy names it: "GroupCommit.run (ledger/commit.py:190)".
 _OURS = re.compile(r"^(.*) \(((?:ledger|api|hashing|labels)/[\w/]+\.py):\d+\)$")
 
 

@@ -170,23 +170,15 @@ class Row:
         return self.entries / self.seconds if self.seconds else 0.0
 
 
-def register_one(ledger: Any, org: Any, raw: dict[str, Any], tx: Any) -> dict[str, Any]:
-    view: dict[str, Any] = tx.view(ledger.register(tx, org, raw))
-    return view
-
-
-def created(out: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    return 201, out
-
-
 def service_appends(database_url: str, org_name: str, count: int) -> float:
     """Seconds for ``count`` single registrations in-process: one thread, no HTTP.
 
-    The same write as POST /v1/items (``Ledger.execute`` of register + view), so
+    The same write as POST /v1/items (``Ledger.submit`` of ``items.register``), so
     the gap to the ``single`` row is the HTTP and concurrency cost, and this row
     is the ceiling of one-entry-per-request appends (they are serialized).
     """
     from api.bootstrap import utc_now
+    from ledger import items
     from ledger.service import Ledger
     from ledger.store.sql import SqlStore
 
@@ -203,7 +195,7 @@ def service_appends(database_url: str, org_name: str, count: int) -> float:
                 "code": f"PV-inproc-{n}",
                 "attributes": {"mass_kg": "22.5", "rated_power_w": "405"},
             }
-            ledger.execute(partial(register_one, ledger, org, raw), created, None)
+            ledger.submit(partial(items.register, actor=org, raw=raw), items.Written)
         return time.perf_counter() - start
     finally:
         store.dispose()
@@ -363,7 +355,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
                 count,
                 service_appends(database_url, "bench oem", count),
                 raw_limit(count, sample),
-                "one thread, no HTTP: Ledger.execute per entry",
+                "one thread, no HTTP: Ledger.submit per entry",
             )
         )
     if args.profile:

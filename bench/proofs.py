@@ -40,7 +40,8 @@ from hashing import (
     verify_inclusion,
 )
 from ledger.chain import ZERO_HASH, Entry, build_entry
-from ledger.store.sql import SqlStore, _entries
+from ledger.store.sql import SqlStore
+from ledger.store.tables import EntryRow
 from ledger.transparency import Transparency, tree_root
 
 ACTORS = ("org_01JD8Z3K5V7W9XQRSTABCDEFGH", "org_01JD8Z3K5V7W9XQRSTABCDEFGJ")
@@ -179,7 +180,7 @@ def bench_appends(args: argparse.Namespace, work: Path, report: Report) -> tuple
 
         def plain(rows: list[dict[str, Any]] = rows) -> None:
             with stores["plain"].writer() as w:
-                w.conn.execute(_entries.insert(), rows)
+                w.conn.execute(EntryRow.__table__.insert(), rows)  # type: ignore[attr-defined]
 
         def peer_append(bodies: list[bytes] = bodies) -> None:
             peer.append_entries(bodies)
@@ -281,8 +282,9 @@ def bench_proofs(args: argparse.Namespace, store: SqlStore, peer: Any, report: R
 
 
 def bench_audit(args: argparse.Namespace, store: SqlStore, work: Path, report: Report) -> None:
-    from api.audit_cli import audit_bundle, export_database
+    from api.cli.audit import export_database
     from api.settings import get_settings
+    from ledger.verify import audit_bundle
 
     key_file = work / "log.key"
     if not key_file.exists():

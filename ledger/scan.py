@@ -15,13 +15,14 @@ dock, before any lookup, and the choice among the items a lookup finds:
 
 Label URLs (``<base>/p/<item id>``) are read by the caller with
 ``labels.parse_label_url`` (the ledger does not import the label package) and
-passed in as ``label_item_id``. Pure: the queries are ``ledger.service``'s.
+passed in as ``label_item_id``. ``resolve_scan`` and ``resolve_scans`` do the
+lookups on the reader they are given (one indexed query per kind of scan).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -31,13 +32,22 @@ from ledger.domain import Item
 from ledger.errors import (
     AmbiguousScanError,
     InvalidCodeError,
+    LedgerError,
     NotFoundError,
     ValidationError,
 )
 from ledger.events import ItemKind
 from ledger.ids import ID_RE
+from ledger.store.base import ProjectionReader
 
-__all__ = ["ScanTarget", "normalize_gtin", "parse_scan", "pick_match"]
+__all__ = [
+    "ScanTarget",
+    "normalize_gtin",
+    "parse_scan",
+    "pick_match",
+    "resolve_scan",
+    "resolve_scans",
+]
 
 _ALL_KINDS = tuple(k.value for k in ItemKind)
 _SERIAL_KINDS = tuple(sorted(codes.SERIAL_KINDS))
@@ -252,3 +262,50 @@ def pick_match(target: ScanTarget, candidates: Iterable[Item]) -> Item:
             candidates=[c.id for c in best],
         )
     return best[0]
+
+
+def resolve_scan(r: ProjectionReader, target: ScanTarget) -> Item:
+    """The item a scan names, in one indexed lookup.
+
+    Raises:
+        NotFoundError: nothing matches (the message quotes the scan).
+        AmbiguousScanError: a code shared by items of different kinds.
+    """
+    if target.item_id is not None:
+        item = r.item(target.item_id)
+        return pick_match(target, [] if item is None else [item])
+    found = r.items_by_codes(target.codes, target.kinds) if target.codes else []
+    return pick_match(target, found)
+
+
+def resolve_scans(
+    r: ProjectionReader, targets: Sequence[ScanTarget | LedgerError]
+) -> list[Item | LedgerError]:
+    """Many scans in two queries (ids, then codes); a refusal per unmatched scan.
+
+    An entry of ``targets`` that is already an error (a text that could not be
+    read) is passed through.
+    """
+    readable = [t for t in targets if isinstance(t, ScanTarget)]
+    by_id = r.items_by_ids([t.item_id for t in readable if t.item_id is not None])
+    by_code: dict[str, list[Item]] = {}
+    named = [t for t in readable if t.item_id is None]
+    wanted = {code for t in named for code in t.codes}
+    if wanted:
+        kinds = {kind for t in named for kind in t.kinds}
+        for item in r.items_by_codes(sorted(wanted), sorted(kinds)):
+            by_code.setdefault(item.code, []).append(item)
+    out: list[Item | LedgerError] = []
+    for target in targets:
+        if isinstance(target, LedgerError):
+            out.append(target)
+            continue
+        if target.item_id is not None:
+            found = [by_id[target.item_id]] if target.item_id in by_id else []
+        else:
+            found = [item for code in target.codes for item in by_code.get(code, [])]
+        try:
+            out.append(pick_match(target, found))
+        except LedgerError as exc:
+            out.append(exc)
+    return out

@@ -39,7 +39,8 @@ from ledger.errors import (
     SignatureError,
     ValidationError,
 )
-from ledger.store.sql import CheckpointRecord, Reader, SqlStore
+from ledger.records import CheckpointRecord
+from ledger.store.base import LogReader, Store
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ConsistencyProof:
     proof: list[str]
 
 
-def _getter(r: Reader, ids: Sequence[tuple[int, int]]) -> Callable[[int, int], bytes]:
+def _getter(r: LogReader, ids: Sequence[tuple[int, int]]) -> Callable[[int, int], bytes]:
     found = r.nodes(ids)
 
     def get(level: int, index: int) -> bytes:
@@ -69,7 +70,7 @@ def _getter(r: Reader, ids: Sequence[tuple[int, int]]) -> Callable[[int, int], b
     return get
 
 
-def tree_root(r: Reader, size: int) -> bytes:
+def tree_root(r: LogReader, size: int) -> bytes:
     """Root of the first ``size`` leaves from stored nodes (O(log n) rows)."""
     if size == 0:
         return EMPTY_ROOT
@@ -80,7 +81,7 @@ class Transparency:
     """Checkpoints, proofs and cosignatures over one store and one log key."""
 
     def __init__(
-        self, store: SqlStore, key: Ed25519PrivateKey, name: str, clock: Callable[[], datetime]
+        self, store: Store, key: Ed25519PrivateKey, name: str, clock: Callable[[], datetime]
     ) -> None:
         self.store = store
         self.key = key
@@ -138,9 +139,7 @@ class Transparency:
             with self.store.reader() as r:
                 found = r.checkpoint(size)
             if found is None:
-                raise NotFoundError(
-                    f"no checkpoint of size {size} was published", pointer="query:/size"
-                )
+                raise NotFoundError(f"no checkpoint of size {size} was published", pointer="/size")
             record = found
         with self.store.reader() as r:
             lines = r.cosignature_lines(record.size)
@@ -159,11 +158,11 @@ class Transparency:
             current = r.size()
             if not 0 <= index < size:
                 raise ValidationError(
-                    f"index {index} is not inside a tree of size {size}", pointer="query:/index"
+                    f"index {index} is not inside a tree of size {size}", pointer="/index"
                 )
             if size > current:
                 raise ValidationError(
-                    f"size {size} is beyond the log's {current} entries", pointer="query:/size"
+                    f"size {size} is beyond the log's {current} entries", pointer="/size"
                 )
             ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
             get = _getter(r, ids)
@@ -184,11 +183,11 @@ class Transparency:
                 raise ValidationError(
                     f"need 0 < from <= to (got from={first}, to={second}); a proof from "
                     "the empty tree is meaningless",
-                    pointer="query:/from",
+                    pointer="/from",
                 )
             if second > current:
                 raise ValidationError(
-                    f"to={second} is beyond the log's {current} entries", pointer="query:/to"
+                    f"to={second} is beyond the log's {current} entries", pointer="/to"
                 )
             if first == second:
                 return ConsistencyProof(first, second, [])
@@ -234,7 +233,7 @@ class Transparency:
         with self.store.reader() as r:
             witnesses = {v.name: v for v in (parse_verifier_key(k) for k in r.witness_keys(org_id))}
         if not witnesses:
-            raise NotFoundError("register a witness key first (POST /v1/log/witnesses)")
+            raise NotFoundError("register a witness key of this org first")
         try:
             checkpoint, opened = open_checkpoint(note, self.verifier, list(witnesses.values()))
         except HashingError as exc:

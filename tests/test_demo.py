@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from api.bootstrap import create_admin, utc_now
-from api.demo import DemoWorld, build_demo, is_fresh
+from api.cli.demo import DemoWorld, build_demo, is_fresh
 from ledger.chain import parse_entry
 from ledger.domain import Role, State
 from ledger.errors import ConflictError
 from ledger.events import ItemKind
+from ledger.projection import projection_differences
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
+from ledger.verify import verify_log
 from tests.conftest import assert_ledger_sound
 
 
@@ -41,10 +43,10 @@ def _check_items(ledger: Ledger, world: DemoWorld) -> None:
 
 
 def _check_log(ledger: Ledger, world: DemoWorld) -> None:
-    report = ledger.verify()
+    report = verify_log(ledger.store)
     assert report.ok, report.first_bad
     assert report.size == world.entries
-    assert ledger.projection_differences() == []
+    assert projection_differences(ledger.store) == []
     with ledger.store.reader() as r:
         entries = [parse_entry(row.body) for row in r.iter_entries()]
     types = [e.type for e in entries]

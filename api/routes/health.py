@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import LedgerDep
 from api.problems import problem, problem_response
-from api.routes.common import problems
+from api.problems import responses as problems
 from api.schemas import Health
 from ledger.errors import LedgerError
 

@@ -8,22 +8,19 @@ scanned label URL back to an item id for the scan and intake routes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, LedgerDep, SettingsDep
-from api.routes.common import problems
+from api.problems import responses as problems
 from api.schemas import LabelSheetRequest, SheetLayoutIn
-from labels import LabelInfo, SheetLayout, parse_label_url, render_png, render_sheet_pdf, render_svg
-from ledger.domain import Item
-from ledger.errors import LedgerError, NotFoundError, ValidationError
-from ledger.scan import ScanTarget, parse_scan
+from labels import LabelInfo, SheetLayout, render_png, render_sheet_pdf, render_svg
+from ledger import reads
+from ledger.errors import ValidationError
+from ledger.reads import LabelSubject
 from ledger.service import Ledger
-from ledger.store.sql import OrgRecord, Reader
 
 router = APIRouter(prefix="/v1", tags=["labels"])
 
@@ -59,13 +56,14 @@ def _printable_name(name: str, fallback: str) -> str:
     return text[:200] or fallback
 
 
-def label_info(item: Item, manufacturer: OrgRecord | None) -> LabelInfo:
-    """What the label of ``item`` shows; the manufacturer by name.
+def label_info(subject: LabelSubject) -> LabelInfo:
+    """What the label of an item shows; the manufacturer by name.
 
     Raises:
         ValidationError: the code cannot be printed on a label (too long).
     """
-    name = manufacturer.name if manufacturer is not None else item.manufacturer
+    item, maker = subject.item, subject.manufacturer
+    name = maker.name if maker is not None else item.manufacturer
     try:
         return LabelInfo(
             item_id=item.id,
@@ -77,31 +75,8 @@ def label_info(item: Item, manufacturer: OrgRecord | None) -> LabelInfo:
         raise ValidationError(f"item {item.id} cannot be labelled: {exc}") from None
 
 
-def label_infos(r: Reader, item_ids: Sequence[str]) -> list[LabelInfo]:
-    """Labels of ``item_ids`` in the order given (repeats kept).
-
-    Raises:
-        NotFoundError: naming the first unknown id (and its index).
-    """
-    found = r.items_by_ids(item_ids)
-    for index, item_id in enumerate(item_ids):
-        if item_id not in found:
-            raise NotFoundError(
-                f"no item {item_id} (item_ids[{index}])", pointer=f"/item_ids/{index}", item=item_id
-            )
-    makers = {org.id: org for org in r.orgs()}
-    infos: dict[str, LabelInfo] = {}
-    for item_id, item in found.items():
-        infos[item_id] = label_info(item, makers.get(item.manufacturer))
-    return [infos[item_id] for item_id in item_ids]
-
-
 def _one_label(ledger: Ledger, item_id: str) -> LabelInfo:
-    with ledger.store.reader() as r:
-        item = r.item(item_id)
-        if item is None:
-            raise NotFoundError(f"no item {item_id}")
-        return label_info(item, r.org(item.manufacturer))
+    return label_info(reads.label_subject(ledger.store, item_id))
 
 
 def _render_error(exc: ValueError) -> ValidationError:
@@ -194,8 +169,7 @@ async def label_sheet(
     layout = sheet_layout(body.layout)
 
     def render() -> bytes:
-        with ledger.store.reader() as r:
-            infos = label_infos(r, body.item_ids)
+        infos = [label_info(s) for s in reads.label_subjects(ledger.store, body.item_ids)]
         return render_sheet_pdf(infos, settings.public_base_url, layout)
 
     pdf = await run_in_threadpool(render)
@@ -207,42 +181,3 @@ async def label_sheet(
             "Content-Disposition": 'inline; filename="retrace-labels.pdf"',
         },
     )
-
-
-def _label_item_id(text: str) -> str | None:
-    """The item id of a label URL, forgiving a trailing slash, query or fragment."""
-    if "/p/" not in text:
-        return None
-    try:
-        return parse_label_url(text)
-    except ValueError:
-        pass
-    parts = urlsplit(text.strip())
-    if parts.scheme.lower() not in ("http", "https") or not (
-        parts.query or parts.fragment or parts.path.endswith("/")
-    ):
-        return None
-    try:
-        return parse_label_url(f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}")
-    except ValueError:
-        return None
-
-
-def scan_target(text: str) -> ScanTarget:
-    """What a scanned text names: a label URL read here, anything else by the ledger.
-
-    Raises:
-        ValidationError: empty text or a malformed GS1 link.
-    """
-    return parse_scan(text, label_item_id=_label_item_id(text))
-
-
-def read_scans(texts: Sequence[str]) -> list[ScanTarget | LedgerError]:
-    """``scan_target`` of each text, or the reason it cannot be read."""
-    out: list[ScanTarget | LedgerError] = []
-    for text in texts:
-        try:
-            out.append(scan_target(text))
-        except LedgerError as exc:
-            out.append(exc)
-    return out

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from api import presenters
 from api.deps import LedgerDep, RegulatorDep
-from api.routes.common import READ_PROBLEMS
+from api.problems import READ_PROBLEMS
 from api.schemas import EntriesPage, VerifyOut
-from ledger.chain import parse_entry
+from ledger import reads
+from ledger.verify import verify_log
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
@@ -27,12 +29,7 @@ def entries(
     start: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    with ledger.store.reader() as r:
-        rows = r.entries(start, limit)
-        size = r.size()
-    out = [parse_entry(row.body).to_wire() for row in rows]
-    following = rows[-1].seq + 1 if rows and rows[-1].seq + 1 < size else None
-    return {"entries": out, "next": following, "size": size}
+    return presenters.entries_page(reads.entries_page(ledger.store, start, limit))
 
 
 @router.get(
@@ -42,10 +39,4 @@ def entries(
     summary="Re-hash every entry and check both chains",
 )
 async def verify(_caller: RegulatorDep, ledger: LedgerDep) -> dict[str, Any]:
-    report = await run_in_threadpool(ledger.verify)
-    return {
-        "ok": report.ok,
-        "size": report.size,
-        "first_bad": report.first_bad,
-        "head": report.head,
-    }
+    return presenters.verify_report(await run_in_threadpool(verify_log, ledger.store))

@@ -6,16 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import AdminDep, CallerDep, IdempotencyKeyDep, LedgerDep, idempotency_for
-from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, run_write
+from api import presenters
+from api.deps import (
+    AdminDep,
+    CallerDep,
+    IdempotencyKeyDep,
+    LedgerDep,
+    idempotency_for,
+    run_write,
+)
+from api.problems import READ_PROBLEMS, WRITE_PROBLEMS
 from api.schemas import KeyIssued, KeyRevoked, OrgCreate, OrgCreated, OrgOut
-from ledger.store.sql import OrgRecord
+from ledger import orgs, reads
 
 router = APIRouter(prefix="/v1", tags=["orgs"])
-
-
-def org_out(org: OrgRecord) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "role": org.role.value, "region": org.region}
 
 
 @router.post(
@@ -26,15 +30,21 @@ def org_out(org: OrgRecord) -> dict[str, Any]:
     summary="Create an org and its first API key (shown once)",
 )
 async def create_org(
-    body: OrgCreate, request: Request, caller: AdminDep, ledger: LedgerDep, key: IdempotencyKeyDep
-) -> Response:
-    def op(tx: Any) -> dict[str, Any]:
-        created = ledger.create_org(tx, caller, body.name, body.role, body.region)
-        return {"org": org_out(created.org), "api_key": created.api_key, "key_id": created.key_id}
-
-    return await run_write(
-        ledger, op, lambda out: (201, out), await idempotency_for(request, caller, key)
+    body: OrgCreate,
+    request: Request,
+    response: Response,
+    caller: AdminDep,
+    ledger: LedgerDep,
+    key: IdempotencyKeyDep,
+) -> dict[str, Any]:
+    done = await run_write(
+        ledger,
+        lambda tx: orgs.create_org(tx, caller, body.name, body.role, body.region),
+        orgs.Created,
+        await idempotency_for(request, caller, key),
+        response,
     )
+    return presenters.created(done)
 
 
 @router.get(
@@ -44,8 +54,7 @@ async def create_org(
     summary="List orgs (ids, names, roles)",
 )
 def list_orgs(_caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
-    with ledger.store.reader() as r:
-        return [org_out(o) for o in r.orgs()]
+    return [presenters.org(o) for o in reads.list_orgs(ledger.store)]
 
 
 @router.get(
@@ -55,7 +64,7 @@ def list_orgs(_caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
     summary="The org of the calling API key",
 )
 def whoami(caller: CallerDep) -> dict[str, Any]:
-    return org_out(caller)
+    return presenters.org(caller)
 
 
 @router.post(
@@ -66,15 +75,21 @@ def whoami(caller: CallerDep) -> dict[str, Any]:
     summary="Issue another API key for an org",
 )
 async def issue_key(
-    org_id: str, request: Request, caller: AdminDep, ledger: LedgerDep, key: IdempotencyKeyDep
-) -> Response:
-    def op(tx: Any) -> dict[str, Any]:
-        key_id, secret, _ = ledger.issue_key(tx, caller, org_id)
-        return {"key_id": key_id, "org": org_id, "api_key": secret}
-
-    return await run_write(
-        ledger, op, lambda out: (201, out), await idempotency_for(request, caller, key)
+    org_id: str,
+    request: Request,
+    response: Response,
+    caller: AdminDep,
+    ledger: LedgerDep,
+    key: IdempotencyKeyDep,
+) -> dict[str, Any]:
+    done = await run_write(
+        ledger,
+        lambda tx: orgs.issue_key(tx, caller, org_id),
+        orgs.KeyIssued,
+        await idempotency_for(request, caller, key),
+        response,
     )
+    return presenters.key_issued(done)
 
 
 @router.post(
@@ -84,12 +99,18 @@ async def issue_key(
     summary="Revoke an API key (logged)",
 )
 async def revoke_key(
-    key_id: str, request: Request, caller: AdminDep, ledger: LedgerDep, key: IdempotencyKeyDep
-) -> Response:
-    def op(tx: Any) -> dict[str, Any]:
-        ledger.revoke_key(tx, caller, key_id)
-        return {"key_id": key_id, "revoked": True}
-
-    return await run_write(
-        ledger, op, lambda out: (200, out), await idempotency_for(request, caller, key)
+    key_id: str,
+    request: Request,
+    response: Response,
+    caller: AdminDep,
+    ledger: LedgerDep,
+    key: IdempotencyKeyDep,
+) -> dict[str, Any]:
+    done = await run_write(
+        ledger,
+        lambda tx: orgs.revoke_key(tx, caller, key_id),
+        orgs.KeyRevoked,
+        await idempotency_for(request, caller, key),
+        response,
     )
+    return presenters.key_revoked(done)

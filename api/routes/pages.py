@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import LedgerDep
-from ledger.chain import parse_entry
+from ledger import reads
 from ledger.domain import State
 from ledger.events import ItemKind
 
@@ -17,12 +17,8 @@ router = APIRouter(tags=["pages"])
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index(request: Request, ledger: LedgerDep) -> Any:
-    with ledger.store.reader() as r:
-        counts = r.item_counts()
-        size = r.size()
-        head = r.head()
-        recent = [parse_entry(row.body) for row in r.recent_entries(15)]
-        orgs = {o.id: o for o in r.orgs()}
+    seen = reads.overview(ledger.store)
+    counts = seen.counts
     states = [s.value for s in State]
     kinds = [k.value for k in ItemKind]
     rows = [
@@ -43,13 +39,13 @@ def index(request: Request, ledger: LedgerDep) -> Any:
         request,
         "index.html",
         {
-            "size": size,
-            "head": head[1] if head else None,
+            "size": seen.size,
+            "head": seen.head,
             "states": states,
             "rows": rows,
             "bars": bars,
-            "recent": recent,
-            "orgs": orgs,
+            "recent": seen.recent,
+            "orgs": seen.orgs,
             "items": sum(counts.values()),
         },
     )

@@ -1,15 +1,14 @@
 """The passport page a QR label opens: ``GET /p/{id}``, HTML or JSON.
 
-Reads the item, its entries, the latest signed checkpoint and the inclusion
-proofs, hands them to ``ledger.passport`` (access tier and history check) and
-renders the result: HTML for browsers, JSON for ``Accept: application/json``.
+Asks ``ledger.reads.passport`` for the item's passport at the reader's access
+tier, its history checked against the latest signed checkpoint, and renders
+it: HTML for browsers, JSON for ``Accept: application/json``.
 The reader's key comes from ``Authorization: Bearer`` or, for browsers, from
 the ``key`` cookie the scan station's sign-in sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,42 +16,23 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.deps import LedgerDep
-from api.routes.common import problems
+from api.deps import KEY_COOKIE, LedgerDep, TransparencyDep
+from api.problems import responses as problems
 from labels import kind_name
-from ledger.chain import Entry, StoredEntry, parse_entry
-from ledger.domain import Item, Org
+from ledger import reads
 from ledger.errors import AuthError, NotFoundError
-from ledger.passport import (
-    Access,
-    access_for,
-    build_passport,
-    successors,
-    verify_item_history,
-)
-from ledger.service import Ledger, render_item
-from ledger.store.sql import OrgRecord, Reader
-from ledger.transparency import Transparency
+from ledger.passport import Access, access_for
+from ledger.records import OrgRecord
+from ledger.registry import EVENTS
+from ledger.service import Ledger
 
 router = APIRouter(tags=["passport"])
-KEY_COOKIE = "key"
-MAX_ID_LENGTH = 64
 # Described as in ``api.deps``: OpenAPI keeps one ``HTTPBearer`` scheme for both.
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
 
-EVENT_NAMES = {
-    "registered": "Registered",
-    "installed": "Installed",
-    "retired": "Retired",
-    "transferred": "Custody transferred",
-    "collected": "Collected",
-    "assessed": "Assessed",
-    "repurposed": "Repurposed",
-    "dismantled": "Dismantled",
-    "recycled": "Recycled",
-    "disposed": "Disposed",
-    "corrected": "Entry corrected",
-}
+# The registry's words: an event's name, and the labels of the data fields it shows.
+EVENT_NAMES = {name: spec.label for name, spec in EVENTS.items()}
+_FACT_LABELS = {name: dict(spec.facts) for name, spec in EVENTS.items()}
 STATE_NAMES = {
     "registered": "Registered",
     "in_service": "In service",
@@ -63,25 +43,6 @@ STATE_NAMES = {
     "dismantled": "Dismantled into parts",
     "recycled": "Recycled",
     "disposed": "Disposed",
-}
-_FACT_LABELS = {
-    "site": "Site",
-    "mass_kg": "Measured mass",
-    "input_mass_kg": "Input mass",
-    "soh_pct": "State of health",
-    "grade": "Grade",
-    "reason": "Reason",
-    "date": "Date",
-    "to_org": "To",
-    "vin": "Vehicle (VIN)",
-    "new_code": "New code",
-    "application": "Application",
-    "process": "Process",
-    "method": "Method",
-    "recovered": "Recovered",
-    "children": "Parts",
-    "seq": "Corrects entry",
-    "fields": "Corrected fields",
 }
 
 
@@ -200,74 +161,14 @@ def _reader_org(
         return None, True
 
 
-def _parsed(rows: Sequence[StoredEntry]) -> list[Entry]:
-    """The entries whose bytes parse; the history check reports the others."""
-    out = []
-    for row in rows:
-        try:
-            out.append(parse_entry(row.body))
-        except ValueError:
-            continue
-    return out
-
-
-def _orgs(r: Reader, item: Item, entries: Sequence[Entry]) -> dict[str, Org]:
-    ids = {item.manufacturer, item.holder}
-    for entry in entries:
-        ids.add(entry.actor)
-        to_org = entry.data.get("to_org")
-        if isinstance(to_org, str):
-            ids.add(to_org)
-    found = {}
-    for org_id in sorted(ids):
-        record = r.org(org_id)
-        if record is not None:
-            found[org_id] = record.as_actor()
-    return found
-
-
-def _read(
-    ledger: Ledger, tlog: Transparency, item_id: str, access: Access
-) -> dict[str, Any] | None:
-    with ledger.store.reader() as r:
-        item = r.item(item_id) if len(item_id) <= MAX_ID_LENGTH else None
-        if item is None:
-            return None
-        rows = r.item_entries(item_id)
-        children = r.children(item_id)
-        entries = _parsed(rows)
-        orgs = _orgs(r, item, entries)
-        linked_ids = [
-            *children,
-            *successors(entries),
-            *(i for i in (item.parent, item.origin) if i),
-        ]
-        linked = r.items_by_ids(linked_ids)
-    # Read after the rows: it may cover more of the log than they show, never less
-    # than it covered before, and entries newer than it are reported as pending.
-    checkpoint = tlog.checkpoint(None)
-    proofs = {
-        row.seq: tlog.inclusion(row.seq, checkpoint.size).proof
-        for row in rows
-        if row.seq < checkpoint.size
-    }
-    check = verify_item_history(item, rows, checkpoint.note, tlog.verifier, proofs)
-    view = build_passport(
-        item, entries, children, orgs, linked, check, access, render_item(item, children)["decoded"]
-    )
-    view["item"]["kind_name"] = kind_name(item.kind.value)
-    if access is Access.REGULATOR:
-        view["verification"]["checkpoint"]["note"] = checkpoint.note
-    return view
-
-
 def _facts(event: dict[str, Any]) -> list[tuple[str, str]]:
     """The key data of a timeline event, as (label, value) lines for the page."""
     data = event.get("data") or {}
     names = event.get("names") or {}
+    labels = _FACT_LABELS.get(event["type"], {})
     out = []
     for key, value in data.items():
-        if key not in _FACT_LABELS:
+        if key not in labels:
             continue
         if key in {"mass_kg", "input_mass_kg"}:
             text = f"{value} kg"
@@ -285,7 +186,7 @@ def _facts(event: dict[str, Any]) -> list[tuple[str, str]]:
             text = ", ".join(f"{k} = {v}" for k, v in value.items())
         else:
             text = str(value)
-        out.append((_FACT_LABELS[key], text))
+        out.append((labels[key], text))
     return out
 
 
@@ -317,12 +218,14 @@ def passport(
     item_id: str,
     request: Request,
     ledger: LedgerDep,
+    tlog: TransparencyDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Response:
     org, stale = _reader_org(ledger, request, credentials)
     access = access_for(org.role if org else None)
-    tlog: Transparency = request.app.state.transparency
-    view = _read(ledger, tlog, item_id, access)
+    view = reads.passport(ledger.store, tlog, item_id, access)
+    if view is not None:
+        view["item"]["kind_name"] = kind_name(view["item"]["kind"])
     as_json = _wants_json(request)
     if view is None:
         if as_json:
@@ -330,7 +233,7 @@ def passport(
         response: Response = request.app.state.templates.TemplateResponse(
             request,
             "passport.html",
-            {"missing": item_id[:MAX_ID_LENGTH], "org": org},
+            {"missing": item_id[: reads.MAX_ID_LENGTH], "org": org},
             status_code=404,
             headers=_headers(access),
         )

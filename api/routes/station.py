@@ -16,9 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import LedgerDep
-from api.routes.orgs import org_out
-from api.routes.passport import KEY_COOKIE
+from api import presenters
+from api.deps import KEY_COOKIE, LedgerDep
 from ledger.errors import AuthError
 
 router = APIRouter(tags=["pages"])
@@ -43,7 +42,7 @@ def sign_in(
     if credentials is None or not credentials.credentials:
         raise AuthError("send the API key as `Authorization: Bearer <key>`")
     org = ledger.authenticate(credentials.credentials)
-    response = JSONResponse(org_out(org), headers={"Cache-Control": "no-store"})
+    response = JSONResponse(presenters.org(org), headers={"Cache-Control": "no-store"})
     response.set_cookie(
         KEY_COOKIE,
         credentials.credentials,

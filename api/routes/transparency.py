@@ -9,12 +9,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RegulatorDep, require
-from api.routes.common import READ_PROBLEMS, WRITE_PROBLEMS, problems
+from api.deps import RegulatorDep, TransparencyDep, require
+from api.problems import READ_PROBLEMS, WRITE_PROBLEMS, in_query
+from api.problems import responses as problems
 from ledger.domain import Role
 from ledger.errors import ValidationError
-from ledger.store.sql import OrgRecord
-from ledger.transparency import Transparency
+from ledger.records import OrgRecord
 
 router = APIRouter(prefix="/v1/log", tags=["verification"])
 _TEXT: dict[int | str, dict[str, Any]] = {
@@ -51,11 +51,6 @@ class WitnessOut(BaseModel):
     vkey: str
 
 
-def _log(request: Request) -> Transparency:
-    log: Transparency = request.app.state.transparency
-    return log
-
-
 @router.get(
     "/checkpoint",
     response_class=PlainTextResponse,
@@ -63,9 +58,10 @@ def _log(request: Request) -> Transparency:
     summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
 )
 async def get_checkpoint(
-    request: Request, size: Annotated[int | None, Query(ge=0, le=2**53)] = None
+    tlog: TransparencyDep, size: Annotated[int | None, Query(ge=0, le=2**53)] = None
 ) -> PlainTextResponse:
-    record = await run_in_threadpool(_log(request).checkpoint, size)
+    with in_query():
+        record = await run_in_threadpool(tlog.checkpoint, size)
     return PlainTextResponse(record.note, headers={"Cache-Control": "no-cache"})
 
 
@@ -76,11 +72,11 @@ async def get_checkpoint(
     summary="Publish a checkpoint over the whole log now",
 )
 async def publish_checkpoint(
-    request: Request, _caller: Annotated[OrgRecord, Depends(require(Role.ADMIN, Role.REGULATOR))]
+    tlog: TransparencyDep,
+    _caller: Annotated[OrgRecord, Depends(require(Role.ADMIN, Role.REGULATOR))],
 ) -> PlainTextResponse:
-    log = _log(request)
-    await run_in_threadpool(log.publish)
-    record = await run_in_threadpool(log.checkpoint, None)
+    await run_in_threadpool(tlog.publish)
+    record = await run_in_threadpool(tlog.checkpoint, None)
     return PlainTextResponse(record.note)
 
 
@@ -90,8 +86,8 @@ async def publish_checkpoint(
     responses=_TEXT,
     summary="The log's verifier key (<name>+<key hash>+<base64 key>)",
 )
-def get_key(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(_log(request).vkey + "\n")
+def get_key(tlog: TransparencyDep) -> PlainTextResponse:
+    return PlainTextResponse(tlog.vkey + "\n")
 
 
 @router.get(
@@ -101,11 +97,12 @@ def get_key(request: Request) -> PlainTextResponse:
     summary="Inclusion proof of the entry at index in the tree of size",
 )
 def get_inclusion(
-    request: Request,
+    tlog: TransparencyDep,
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
 ) -> dict[str, Any]:
-    proof = _log(request).inclusion(index, size)
+    with in_query():
+        proof = tlog.inclusion(index, size)
     return {
         "index": proof.index,
         "size": proof.size,
@@ -122,11 +119,12 @@ def get_inclusion(
     summary="Consistency proof between two tree sizes",
 )
 def get_consistency(
-    request: Request,
+    tlog: TransparencyDep,
     first: Annotated[int, Query(alias="from", ge=0, le=2**53)],
     to: Annotated[int, Query(ge=0, le=2**53)],
 ) -> dict[str, Any]:
-    proof = _log(request).consistency(first, to)
+    with in_query():
+        proof = tlog.consistency(first, to)
     return {"from": proof.first, "to": proof.second, "proof": proof.proof}
 
 
@@ -137,8 +135,10 @@ def get_consistency(
     responses=WRITE_PROBLEMS,
     summary="Register your witness key (regulators)",
 )
-def register_witness(body: WitnessIn, request: Request, caller: RegulatorDep) -> dict[str, Any]:
-    verifier = _log(request).register_witness(caller.id, body.vkey)
+def register_witness(
+    body: WitnessIn, tlog: TransparencyDep, caller: RegulatorDep
+) -> dict[str, Any]:
+    verifier = tlog.register_witness(caller.id, body.vkey)
     return {"name": verifier.name, "vkey": body.vkey}
 
 
@@ -151,7 +151,9 @@ def register_witness(body: WitnessIn, request: Request, caller: RegulatorDep) ->
     },
     summary="Add your witness cosignature to a checkpoint",
 )
-async def cosign(request: Request, caller: RegulatorDep) -> PlainTextResponse:
+async def cosign(
+    request: Request, tlog: TransparencyDep, caller: RegulatorDep
+) -> PlainTextResponse:
     raw = await request.body()
     if len(raw) > _MAX_NOTE:
         raise ValidationError("a cosigned checkpoint is at most 16 KiB", pointer="/")
@@ -159,5 +161,5 @@ async def cosign(request: Request, caller: RegulatorDep) -> PlainTextResponse:
         note = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("the note is not UTF-8 text", pointer="/") from None
-    record = await run_in_threadpool(_log(request).cosign, caller.id, note)
+    record = await run_in_threadpool(tlog.cosign, caller.id, note)
     return PlainTextResponse(record.note)

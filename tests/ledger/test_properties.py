@@ -18,12 +18,16 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import domain
+from ledger import domain, items, orgs
 from ledger.chain import parse_entry
 from ledger.domain import CONTAINS, ITEM_WRITERS, LIFECYCLE, Role, State
 from ledger.events import ItemKind
-from ledger.service import Ledger, Written
-from ledger.store.sql import OrgRecord, SqlStore
+from ledger.items import Written
+from ledger.projection import projection_differences, rebuild_projection, replay
+from ledger.records import OrgRecord
+from ledger.service import Ledger
+from ledger.store.sql import SqlStore
+from ledger.verify import verify_log
 from tests.conftest import assert_ledger_sound
 from tests.factories import code_for
 
@@ -50,7 +54,7 @@ def _clock() -> Callable[[], datetime]:
 
 
 def _create_org(ledger: Ledger, name: str, role: Role) -> OrgRecord:
-    return ledger.write(lambda tx: ledger.create_org(tx, None, name, role, "CN")).org
+    return ledger.write(lambda tx: orgs.create_org(tx, None, name, role, "CN")).org
 
 
 def _cast(ledger: Ledger) -> dict[str, OrgRecord]:
@@ -67,13 +71,13 @@ def _register(ledger: Ledger, org: OrgRecord, kind: str, parent: str | None = No
     raw: dict[str, Any] = {"kind": kind, "code": code_for(kind), "attributes": {"mass_kg": "12.5"}}
     if parent is not None:
         raw["parent"] = parent
-    return ledger.write(lambda tx: ledger.register(tx, org, raw))
+    return ledger.write(lambda tx: items.register(tx, org, raw))
 
 
 def _record(
     ledger: Ledger, org: OrgRecord, item_id: str, event_type: str, data: dict[str, Any]
 ) -> Written:
-    return ledger.write(lambda tx: ledger.record_event(tx, org, item_id, event_type, data))
+    return ledger.write(lambda tx: items.record_event(tx, org, item_id, event_type, data))
 
 
 def _mass(units: int) -> str:
@@ -189,9 +193,9 @@ def test_random_lives_verify_and_replay(store: SqlStore, data: st.DataObject) ->
         else:
             payload = _payload(data.draw, event_type, item, cast)
         _expect(model, _record(ledger, cast[name], item_id, event_type, payload))
-    report = ledger.verify()
+    report = verify_log(ledger.store)
     assert report.ok, report.first_bad
-    assert ledger.projection_differences() == []
+    assert projection_differences(ledger.store) == []
     with store.reader() as r:
         for item_id, expected in model.items():
             item = r.item(item_id)
@@ -261,14 +265,14 @@ def test_one_changed_byte_is_found_at_its_entry(store: SqlStore, data: st.DataOb
         tampered = original[:offset] + new_char + original[offset + 1 :]
     _set(store, row.seq, column, tampered)
     try:
-        report = ledger.verify()
+        report = verify_log(ledger.store)
         assert report.ok is False
         assert report.first_bad is not None
         assert report.first_bad["seq"] == row.seq, report.first_bad
         assert report.size == row.seq
     finally:
         _set(store, row.seq, column, original)
-    assert ledger.verify().ok
+    assert verify_log(ledger.store).ok
 
 
 def _entry_rows(store: SqlStore) -> list[tuple[Any, ...]]:
@@ -331,8 +335,8 @@ CORRUPTIONS: dict[str, tuple[str, str]] = {
 def test_corrupted_projection_is_found_and_rebuilt(store: SqlStore, corruption: str) -> None:
     ledger = Ledger(store, clock=_clock())
     _populate(ledger)
-    assert ledger.projection_differences() == []
-    rebuilt, _ = ledger.replay()
+    assert projection_differences(ledger.store) == []
+    rebuilt, _ = replay(ledger.store)
     with store.reader() as r:
         assert {item.id: item for item in r.iter_items()} == rebuilt
         module = next(item for item in r.iter_items() if item.parent is not None)
@@ -341,8 +345,8 @@ def test_corrupted_projection_is_found_and_rebuilt(store: SqlStore, corruption: 
     with store.engine.begin() as conn:
         conn.execute(sa.text(statement), {"id": module.id})
     victim = module.id + ("X" if corruption == "invented" else "")
-    assert ledger.projection_differences() == [f"{victim}: {difference}"]
-    assert ledger.rebuild_projection() == len(good)
-    assert ledger.projection_differences() == []
+    assert projection_differences(ledger.store) == [f"{victim}: {difference}"]
+    assert rebuild_projection(ledger.store) == len(good)
+    assert projection_differences(ledger.store) == []
     assert _item_rows(store) == good
     assert_ledger_sound(ledger)

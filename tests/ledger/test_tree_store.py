@@ -28,18 +28,21 @@ from hypothesis import strategies as st
 from api.bootstrap import create_admin
 from hashing import (
     ProofError,
+    TreeFrontier,
     generate_private_key,
     root_at,
     root_from_leaves,
     verify_consistency,
     verify_inclusion,
 )
-from ledger.audit import TreeFrontier
+from ledger import items, orgs
 from ledger.domain import Role
+from ledger.records import OrgRecord
 from ledger.service import Ledger
-from ledger.store.sql import OrgRecord, SqlStore
+from ledger.store.sql import SqlStore
 from ledger.store.tables import TreeNodeRow
 from ledger.transparency import Transparency, tree_root
+from ledger.verify import verify_log
 
 SIZE = 2000
 # Uneven transactions, so node completion crosses batch boundaries in every way.
@@ -54,7 +57,7 @@ def clock() -> datetime:
 
 def make_oem(ledger: Ledger) -> OrgRecord:
     admin = create_admin(ledger).org
-    return ledger.write(lambda tx: ledger.create_org(tx, admin, "Tree OEM", Role.OEM, "CN")).org
+    return ledger.write(lambda tx: orgs.create_org(tx, admin, "Tree OEM", Role.OEM, "CN")).org
 
 
 def fill(ledger: Ledger, oem: OrgRecord, size: int) -> None:
@@ -67,7 +70,7 @@ def fill(ledger: Ledger, oem: OrgRecord, size: int) -> None:
             return
         ledger.write(
             lambda tx, n=min(batch, left): [
-                ledger.register(tx, oem, {"kind": "pv_module", "code": f"PV-T-{next(serial):06d}"})
+                items.register(tx, oem, {"kind": "pv_module", "code": f"PV-T-{next(serial):06d}"})
                 for _ in range(n)
             ]
         )
@@ -178,6 +181,7 @@ def test_served_proofs_verify_against_the_leaves_and_fail_against_a_changed_log(
 WRITER = """
 import itertools, random, sys
 from datetime import UTC, datetime
+from ledger import items, orgs
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 
@@ -191,7 +195,7 @@ serial = itertools.count()
 while True:
     count = rng.randint(1, 40)
     written = ledger.write(lambda tx: [
-        ledger.register(tx, oem, {"kind": "pv_module", "code": f"PV-{tag}-{next(serial):06d}"})
+        items.register(tx, oem, {"kind": "pv_module", "code": f"PV-{tag}-{next(serial):06d}"})
         for _ in range(count)])
     print(written[-1].entries[-1].seq + 1, flush=True)
 """
@@ -249,7 +253,7 @@ def test_a_writer_killed_mid_append_leaves_entries_and_tree_agreeing(
         acked = append_then_kill(database_url, script, f"K{round_}")
         size = assert_tree_agrees_with_entries(store)
         assert size >= acked
-        report = ledger.verify()
+        report = verify_log(ledger.store)
         assert report.ok, report.first_bad
     # After the crashes, appends continue the same tree.
     fill(ledger, store_oem(store), size + 7)

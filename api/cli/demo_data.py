@@ -1,0 +1,113 @@
+"""The demo world's fixed data: its orgs, how many items end where, recovery yields.
+
+Owns the numbers and names ``api.cli.demo`` builds the world from, and the small values
+a plan is made of (``Step``, ``Track``). All names are fictional.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from ledger.domain import Role
+from ledger.events import ItemKind
+from ledger.items import Written
+
+# handle, name, role, region
+ORGS: tuple[tuple[str, str, Role, str], ...] = (
+    ("cn_oem", "Ningde Hengyuan Power Battery Co., Ltd.", Role.OEM, "CN-FJ"),
+    ("eu_oem", "Elbe Cell Systems GmbH", Role.OEM, "DE"),
+    ("pv_oem", "Jiangsu Tianguang Solar Co., Ltd.", Role.OEM, "CN-JS"),
+    ("blade_oem", "Lianyungang Fengrui Composite Blades Co., Ltd.", Role.OEM, "CN-JS"),
+    ("fleet", "Shenzhen Greenline Bus Company", Role.OPERATOR, "CN-GD"),
+    ("collect", "Dongguan Huanxin Battery Collection Point", Role.RECYCLER, "CN-GD"),
+    ("second", "Foshan Erci Energy Storage Co., Ltd.", Role.RECYCLER, "CN-GD"),
+    ("recover", "Ganzhou Xinyuan Materials Recovery Co., Ltd.", Role.RECYCLER, "CN-JX"),
+    ("regulator", "Guangdong Battery Recycling Supervision Office", Role.REGULATOR, "CN-GD"),
+)
+
+# How many items of each group end at each stage: a fate names the last step taken.
+FATES = (
+    "stock",
+    "in_service",
+    "retired",
+    "collected",
+    "assessed",
+    "repurposed",
+    "dismantled",
+    "disposed",
+    "recycled",
+)
+PLAN: dict[str, tuple[int, ...]] = {
+    "cn_pack": (4, 16, 6, 6, 4, 8, 0, 0, 12),
+    "eu_pack": (3, 8, 2, 2, 2, 0, 8, 0, 3),
+    "pv_module": (8, 50, 8, 4, 4, 2, 0, 0, 14),
+    "wind_blade": (2, 8, 2, 1, 1, 0, 0, 4, 2),
+}
+MODULES_PER_CN_PACK = 4
+MODULES_PER_EU_PACK = 6
+CELLS_PER_MODULE = 12
+
+# Recovered share of the input mass per material (before a small random spread).
+# Shares stay well under 1, so recovered mass never exceeds input mass.
+LFP_RECOVERY = (
+    ("lithium carbonate", "0.027"),
+    ("iron phosphate", "0.14"),
+    ("copper", "0.07"),
+    ("aluminium", "0.16"),
+    ("steel", "0.09"),
+    ("graphite", "0.08"),
+)
+NMC_RECOVERY = (
+    ("nickel sulphate", "0.30"),
+    ("cobalt sulphate", "0.04"),
+    ("manganese sulphate", "0.03"),
+    ("lithium carbonate", "0.05"),
+    ("copper", "0.07"),
+    ("aluminium", "0.15"),
+)
+PV_RECOVERY = (
+    ("glass", "0.70"),
+    ("aluminium", "0.10"),
+    ("silicon", "0.03"),
+    ("copper", "0.009"),
+    ("silver", "0.0005"),
+)
+BLADE_RECOVERY = (
+    ("glass fibre", "0.55"),
+    ("epoxy resin char", "0.12"),
+    ("balsa wood", "0.04"),
+    ("steel", "0.03"),
+)
+
+VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+DataFn = Callable[[], dict[str, Any]]
+
+
+@dataclass
+class Step:
+    """One write of an item's life: who, what, with which data, and what follows it."""
+
+    who: str
+    type: str  # "register" or an event type
+    data: dict[str, Any] | DataFn
+    then: Callable[[Written], None] | None = None
+
+
+@dataclass
+class Track:
+    """One item's planned life: its steps run one per transaction, in order."""
+
+    kind: ItemKind
+    steps: deque[Step] = field(default_factory=deque)
+    id: str = ""
+    mass: Decimal = Decimal(0)
+    seqs: dict[str, int] = field(default_factory=dict)
+
+
+def kg(value: Decimal, places: str = "0.1") -> str:
+    """A mass as a decimal string, rounded down to ``places``."""
+    return str(value.quantize(Decimal(places), rounding=ROUND_DOWN))

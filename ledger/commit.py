@@ -1,0 +1,246 @@
+"""Group commit: one write transaction for every write waiting in this process.
+
+Owns the order of work around a write: ``Tx`` (the entries and projection rows
+of one transaction, linked in memory and stored at ``flush``, with marks to undo
+a refused write) and ``GroupCommit`` (flat combining: each caller queues its
+write; whoever holds the process's write turn runs every queued write in one
+transaction, one chain lock, one commit, one fsync, each write inside its own
+savepoint so a refusal undoes only that write). What a write does is the
+caller's function of a ``Tx``; keeping idempotent answers is
+``ledger.idempotency``'s. Nothing here reads settings or does I/O on creation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ledger import domain
+from ledger.chain import ZERO_HASH, Entry, build_entry
+from ledger.domain import Item
+from ledger.errors import LedgerError
+from ledger.ids import IdSource
+from ledger.store.base import CodeKey, Store, Writer
+
+__all__ = ["GroupCommit", "Job", "Tx"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Mark:
+    size: int
+    prev: str
+    entries: int
+    new_items: dict[str, Item]
+    changed: dict[str, Item]
+    sets: tuple[set[CodeKey], ...]
+
+
+@dataclass
+class Tx:
+    """Entries and projection rows of one write, linked in memory, stored at flush.
+
+    Attributes:
+        writer: the store's write transaction (it holds the chain head).
+        now: the time every entry of this transaction carries.
+        ids: where new ids come from.
+        codes: item codes this transaction registers.
+        known_free, taken: item codes found free or taken (a bulk write asks once).
+    """
+
+    writer: Writer
+    now: datetime
+    ids: IdSource
+    size: int = 0
+    prev: str = ZERO_HASH
+    entries: list[Entry] = field(default_factory=list)
+    new_items: dict[str, Item] = field(default_factory=dict)
+    changed: dict[str, Item] = field(default_factory=dict)
+    codes: set[CodeKey] = field(default_factory=set)
+    known_free: set[CodeKey] = field(default_factory=set)
+    taken: set[CodeKey] = field(default_factory=set)
+    start: int = 0
+
+    @classmethod
+    def begin(cls, writer: Writer, now: datetime, ids: IdSource) -> Tx:
+        """A transaction that continues the log ``writer`` holds the head of."""
+        tx = cls(writer, now, ids)
+        head = writer.head()
+        if head is not None:
+            tx.size, tx.prev = head
+        tx.start = tx.size
+        return tx
+
+    def mark(self) -> _Mark:
+        """The in-memory state to go back to if the next write is refused."""
+        return _Mark(
+            self.size,
+            self.prev,
+            len(self.entries),
+            dict(self.new_items),
+            dict(self.changed),
+            (set(self.codes), set(self.known_free), set(self.taken)),
+        )
+
+    def restore(self, mark: _Mark) -> None:
+        self.size, self.prev = mark.size, mark.prev
+        del self.entries[mark.entries :]
+        self.new_items, self.changed = mark.new_items, mark.changed
+        codes, known_free, taken = mark.sets
+        self.codes, self.known_free, self.taken = set(codes), set(known_free), set(taken)
+
+    def item(self, item_id: str) -> Item | None:
+        """An item as it stands in this transaction."""
+        found = self.new_items.get(item_id) or self.changed.get(item_id)
+        return found if found is not None else self.writer.item(item_id)
+
+    def children(self, item_id: str) -> list[str]:
+        """Children of an item, those added in this transaction included."""
+        new = {i.id for i in self.new_items.values() if i.parent == item_id}
+        return sorted(set(self.writer.children(item_id)) | new)
+
+    def append(
+        self,
+        actor: str,
+        item: Item | None,
+        item_id: str | None,
+        entry_type: str,
+        data: dict[str, Any],
+    ) -> Entry:
+        """Link the next entry and fold it into the item it is about."""
+        entry = build_entry(
+            seq=self.size,
+            now=self.now,
+            actor=actor,
+            item=item_id,
+            type=entry_type,
+            data=data,
+            prev=self.prev,
+            item_prev=(item.head if item is not None else None) if item_id else None,
+        )
+        self.entries.append(entry)
+        self.size += 1
+        self.prev = entry.hash
+        if item_id is not None:
+            updated = domain.apply_entry(
+                item, entry_type, actor, item_id, data, head=entry.hash, seq=entry.seq
+            )
+            if item_id in self.new_items or item is None:
+                self.new_items[item_id] = updated
+            else:
+                self.changed[item_id] = updated
+        return entry
+
+    def flush(self) -> None:
+        """Store the entries and projection rows (still inside the transaction)."""
+        self.writer.append(self.entries, expected_size=self.start)
+        self.writer.insert_items(list(self.new_items.values()))
+        self.writer.update_items(list(self.changed.values()))
+
+
+@dataclass
+class Job(Generic[T]):
+    """One queued write of a group commit, and what became of it."""
+
+    run: Callable[[Tx], T]
+    result: T | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class GroupCommit:
+    """Runs the writes of many threads of one process in shared transactions."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime],
+        ids: IdSource,
+        on_commit: Callable[[list[Entry]], None] | None = None,
+    ) -> None:
+        """Args:
+        on_commit: called with the entries of each transaction once it is durable
+            (publishing to subscribers, logging); its failures are its own.
+        """
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.on_commit = on_commit
+        self._queue: list[Job[Any]] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def run(self, write: Callable[[Tx], T]) -> T:
+        """Run ``write`` atomically, perhaps in one transaction with others' writes.
+
+        Raises:
+            LedgerError: the write's refusal; nothing of it is kept.
+        """
+        job: Job[T] = Job(write)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._turn:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run_batch(batch)
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]  # a done job without error has one
+
+    def alone(self, write: Callable[[Tx], T]) -> T:
+        """Run ``write`` in a transaction of its own (tools, the demo, bootstrap)."""
+        with self.store.writer() as writer:
+            tx = Tx.begin(writer, self.clock(), self.ids)
+            result = write(tx)
+            tx.flush()
+        self._committed(tx.entries)
+        return result
+
+    def _run_batch(self, batch: list[Job[Any]]) -> None:
+        try:
+            entries = self._commit_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error, batch[0].done = exc, True
+                return
+            # The transaction failed as a whole: run each write alone, so only
+            # the one at fault fails.
+            for job in batch:
+                self._run_batch([job])
+            return
+        for job in batch:
+            job.done = True
+        self._committed(entries)
+
+    def _commit_batch(self, batch: list[Job[Any]]) -> list[Entry]:
+        with self.store.writer() as writer:
+            tx = Tx.begin(writer, self.clock(), self.ids)
+            if len(batch) == 1:
+                # Alone in its transaction, a refusal rolls the whole of it back.
+                batch[0].error = None
+                batch[0].result = batch[0].run(tx)
+                tx.flush()
+                return tx.entries
+            for job in batch:
+                job.result, job.error = None, None
+                mark = tx.mark()
+                try:
+                    with writer.savepoint():
+                        job.result = job.run(tx)
+                except LedgerError as exc:
+                    tx.restore(mark)
+                    job.error = exc
+                except BaseException:
+                    tx.restore(mark)
+                    raise
+            tx.flush()
+        return tx.entries
+
+    def _committed(self, entries: list[Entry]) -> None:
+        if entries and self.on_commit is not None:
+            self.on_commit(entries)

@@ -1,0 +1,175 @@
+"""Idempotent writes: a retry with the same key returns the first answer and writes nothing.
+
+Owns the rule (a key is bound to one org and one request fingerprint; the same
+key with another request is refused), the sealing of kept answers (AES-256-GCM
+under a key derived per org and key from the service secret, since the answer
+to an org's creation carries its new API key, never stored in clear), and the
+encoding of the answer, which is the write's own result, a ledger value (an
+item written, a bulk's per-line results, an org created), kept as its JSON
+form through a pydantic ``TypeAdapter`` of its type. The answer is kept in the
+same transaction as the write, so a write and its answer stand or fall together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+import pydantic
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ledger.chain import format_ts
+from ledger.commit import Tx
+from ledger.errors import IdempotencyConflictError, LedgerError, revive
+from ledger.records import IdempotentAnswer
+
+__all__ = [
+    "ANSWER_FORMAT",
+    "AnswerSeal",
+    "Idempotency",
+    "Outcome",
+    "Refusal",
+    "once",
+]
+
+T = TypeVar("T")
+
+ANSWER_FORMAT = 1
+"""How kept answers are encoded: 1 is the JSON of the write's result, sealed.
+Answers kept in another format (older versions kept rendered HTTP bodies)
+are not replayed: the retry is refused and asks for a new key."""
+
+
+def _describe(error: LedgerError) -> dict[str, Any]:
+    return {"code": error.code, "detail": error.detail, "pointer": error.pointer, **error.extra}
+
+
+def _revive(value: Any) -> LedgerError:
+    if isinstance(value, LedgerError):
+        return value
+    fields = dict(value)
+    return revive(fields.pop("code"), fields.pop("detail"), fields.pop("pointer", None), fields)
+
+
+Refusal = Annotated[
+    LedgerError,
+    pydantic.PlainValidator(_revive),
+    pydantic.PlainSerializer(_describe, return_type=dict[str, Any]),
+]
+"""A refusal inside a result (one line of a bulk write): kept by its code and fields."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An idempotency key and the fingerprint of the request it came with."""
+
+    org_id: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """A write's result, and whether it is the first answer given again."""
+
+    value: T
+    replayed: bool = False
+
+
+class AnswerSeal:
+    """AES-256-GCM for kept answers, a key per (org, idempotency key).
+
+    The key is HKDF-SHA256 of the service secret, so a copy of the database
+    alone reveals no API key that an org-creation answer carried.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the answer secret needs at least 32 bytes")
+        self._secret = secret
+
+    def _aead(self, idempotency: Idempotency) -> AESGCM:
+        info = b"retrace idempotent answer v1\n" + idempotency.org_id.encode() + b"\n"
+        key = HKDF(
+            algorithm=SHA256(), length=32, salt=None, info=info + idempotency.key.encode()
+        ).derive(self._secret)
+        return AESGCM(key)
+
+    def seal(self, idempotency: Idempotency, plain: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead(idempotency).encrypt(
+            nonce, plain, idempotency.fingerprint.encode()
+        )
+
+    def open(self, idempotency: Idempotency, sealed: bytes) -> bytes:
+        """Raises:
+        IdempotencyConflictError: the kept answer cannot be opened (another
+            service secret), so it cannot be given again.
+        """
+        try:
+            return self._aead(idempotency).decrypt(
+                sealed[:12], sealed[12:], idempotency.fingerprint.encode()
+            )
+        except InvalidTag:
+            raise _cannot_replay() from None
+
+
+def _cannot_replay() -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        "the first answer to this idempotency key cannot be given again here; use a new key"
+    )
+
+
+_ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: Any) -> pydantic.TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = pydantic.TypeAdapter(kind)
+    return adapter
+
+
+def once(
+    seal: AnswerSeal, idempotency: Idempotency, kind: type[T], write: Callable[[Tx], T]
+) -> Callable[[Tx], Outcome[T]]:
+    """``write`` made idempotent under ``idempotency``: a function of the same ``Tx``.
+
+    In the transaction: if the org used the key before, the first answer comes
+    back (``replayed``) and nothing is written; otherwise ``write`` runs and its
+    result is kept, sealed, beside what it wrote. Two writes with one key in the
+    same group commit see each other (the second is a replay).
+
+    Raises:
+        IdempotencyConflictError: the key was used for a different request, or
+            its answer cannot be given again.
+    """
+    adapter = _adapter(kind)
+
+    def run(tx: Tx) -> Outcome[T]:
+        kept = tx.writer.idempotent_answer(idempotency.org_id, idempotency.key)
+        if kept is not None:
+            if kept.fingerprint != idempotency.fingerprint:
+                raise IdempotencyConflictError(
+                    f"idempotency key {idempotency.key!r} was used for a different "
+                    "request; use a new key for a new request"
+                )
+            if kept.format != ANSWER_FORMAT:
+                raise _cannot_replay()
+            return Outcome(adapter.validate_json(seal.open(idempotency, kept.sealed)), True)
+        value = write(tx)
+        sealed = seal.seal(idempotency, adapter.dump_json(value))
+        tx.writer.save_idempotent_answer(
+            idempotency.org_id,
+            idempotency.key,
+            IdempotentAnswer(idempotency.fingerprint, ANSWER_FORMAT, sealed),
+            format_ts(tx.now),
+        )
+        return Outcome(value)
+
+    return run

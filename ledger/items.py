@@ -1,0 +1,241 @@
+"""Item writes: registration (one or many) and lifecycle events.
+
+Owns the order of the checks for one item write: parse the payload
+(``ledger.events``, by way of the event registry), check the lifecycle rule
+and custody (``ledger.domain``), run the event's write hooks
+(``ledger.registry``), check codes for uniqueness, then append the entries to
+the ``Tx``. Each write
+answers with ledger values (``Written``, ``Registered``); how they are shown is
+the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import codes, domain, registry
+from ledger.chain import Entry, parse_entry
+from ledger.commit import Tx
+from ledger.domain import Item, Org
+from ledger.errors import DuplicateError, LedgerError, NotFoundError
+from ledger.events import ItemKind, Registration, dump, parse_model
+from ledger.idempotency import Refusal
+from ledger.records import OrgRecord
+
+__all__ = [
+    "ItemView",
+    "LineResult",
+    "Registered",
+    "Written",
+    "record_event",
+    "register",
+    "register_many",
+    "view_item",
+]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as it is shown: the projection row, its children and its decoded code."""
+
+    item: Item
+    children: list[str]
+    decoded: dict[str, str] | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.item.state in domain.TERMINAL
+
+
+def view_item(item: Item, children: Sequence[str]) -> ItemView:
+    """An item with its children and, for a battery, its GB/T 34014 code decoded."""
+    decoded: dict[str, str] | None = None
+    if item.kind.value in codes.BATTERY_KINDS:
+        try:
+            decoded = codes.parse_battery_code(item.code, item.kind.value).describe()
+        except LedgerError:
+            decoded = None
+    return ItemView(item, list(children), decoded)
+
+
+@dataclass(frozen=True)
+class Written:
+    """The item after a write, its children, and the entries the write appended
+    (its own first)."""
+
+    item: Item
+    children: list[str]
+    entries: list[Entry]
+
+    def view(self) -> ItemView:
+        return view_item(self.item, self.children)
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """One line of a bulk registration: the item registered, or the refusal."""
+
+    line: int
+    item: str | None = None
+    code: str | None = None
+    entry: Entry | None = None
+    error: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The per-line results of a bulk registration."""
+
+    results: list[LineResult]
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for r in self.results if r.error is None)
+
+
+def register(tx: Tx, actor: OrgRecord, raw: Any) -> Written:
+    """Register one item from a raw ``{kind, code, attributes, parent?, origin?}``.
+
+    Raises:
+        ValidationError, InvalidCodeError: a bad field (JSON pointer given).
+        ForbiddenError: the role may not register this.
+        DuplicateError: the code is registered already.
+        NotFoundError: unknown parent or origin.
+    """
+    item, entries = _register(tx, actor, raw, "")
+    return Written(item, tx.children(item.id), entries)
+
+
+def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
+    """Register many items; a refused line leaves the others standing.
+
+    A line that is already a ``LedgerError`` (it could not be read) is refused as it is.
+    """
+    pairs = {
+        (str(raw["kind"]), codes.code_scope(str(raw["kind"]), actor.id), str(raw["code"]))
+        for raw in lines
+        if isinstance(raw, dict)
+        and isinstance(raw.get("kind"), str)
+        and isinstance(raw.get("code"), str)
+        and raw["code"].isprintable()
+    }
+    taken = tx.writer.existing_codes(sorted(pairs))
+    tx.taken |= taken
+    tx.known_free |= pairs - taken
+    results = []
+    for number, raw in enumerate(lines):
+        if isinstance(raw, LedgerError):
+            results.append(LineResult(number, error=raw))
+            continue
+        try:
+            item, entries = _register(tx, actor, raw, "")
+        except LedgerError as exc:
+            if exc.pointer:
+                exc.pointer = f"/{number}{exc.pointer}"
+            results.append(LineResult(number, error=exc))
+            continue
+        results.append(LineResult(number, item.id, item.code, entries[0]))
+    return Registered(results)
+
+
+def _register(tx: Tx, actor: OrgRecord, raw: Any, pointer: str) -> tuple[Item, list[Entry]]:
+    reg = parse_model(Registration, raw, pointer=pointer)
+    parent = _linked(tx, reg.parent, f"{pointer}/parent")
+    origin = _linked(tx, reg.origin, f"{pointer}/origin")
+    domain.check_registrant(actor.as_actor(), origin=origin, parent=parent)
+    if parent is not None:
+        domain.check_parent(reg.kind, parent, actor.as_actor())
+    _check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
+    item_id = tx.ids.new("itm")
+    entry = tx.append(actor.id, None, item_id, domain.REGISTERED, dump(reg))
+    return tx.new_items[item_id], [entry]
+
+
+def _linked(tx: Tx, item_id: str | None, pointer: str) -> Item | None:
+    if item_id is None:
+        return None
+    item = tx.item(item_id)
+    if item is None:
+        raise NotFoundError(f"no item {item_id}", pointer=pointer)
+    return item
+
+
+def _check_code(tx: Tx, kind: ItemKind, code: str, pointer: str, manufacturer: str) -> None:
+    try:
+        codes.validate_code(kind.value, code)
+    except LedgerError as exc:
+        exc.pointer = pointer
+        raise
+    key = (kind.value, codes.code_scope(kind.value, manufacturer), code)
+    if key not in tx.known_free and key not in tx.taken and tx.writer.existing_codes([key]):
+        tx.taken.add(key)
+    if key in tx.codes or key in tx.taken:
+        whose = "" if kind.value in codes.BATTERY_KINDS else " by this manufacturer"
+        raise DuplicateError(
+            f"a {kind} with code {code} is registered already{whose}", pointer=pointer
+        )
+    tx.codes.add(key)
+
+
+def record_event(tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_data: Any) -> Written:
+    """Record a lifecycle event on an item, with what the event's registry entry adds.
+
+    Raises:
+        NotFoundError: unknown item (or org, or corrected entry).
+        ValidationError: bad type or data.
+        ForbiddenError: wrong role, or the caller does not hold the item.
+        IllegalTransitionError: the event cannot follow the current state.
+    """
+    item = tx.item(item_id)
+    if item is None:
+        raise NotFoundError(f"no item {item_id}")
+    spec, payload = registry.parse_event(event_type, raw_data)
+    write = _EventWrite(tx, actor.id, item)
+    author = spec.author(write, payload) if spec.author is not None else None
+    holder = tx.writer.org(item.holder)
+    domain.check_event(
+        item,
+        actor.as_actor(),
+        event_type,
+        holder=holder.as_actor() if holder else None,
+        corrected_actor=author,
+    )
+    data = dump(payload)
+    if spec.on_write is not None:
+        spec.on_write(write, payload, data)
+    entries = [tx.append(actor.id, item, item_id, event_type, data)]
+    for new_id, registration in write.follow_ups:
+        entries.append(tx.append(actor.id, None, new_id, domain.REGISTERED, registration))
+    after = tx.item(item_id) or item
+    return Written(after, tx.children(item_id), entries)
+
+
+@dataclass
+class _EventWrite:
+    """The ``WriteContext`` an event's hooks get: one event's view of the transaction."""
+
+    tx: Tx
+    actor: str
+    item: Item
+    follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def org(self, org_id: str) -> Org | None:
+        found = self.tx.writer.org(org_id)
+        return found.as_actor() if found is not None else None
+
+    def entry(self, seq: int) -> Entry | None:
+        rows = self.tx.writer.entries(seq, 1)
+        if not rows or rows[0].seq != seq:
+            return None
+        return parse_entry(rows[0].body)
+
+    def claim_code(self, kind: ItemKind, code: str, pointer: str) -> None:
+        _check_code(self.tx, kind, code, pointer, self.actor)
+
+    def new_item_id(self) -> str:
+        return self.tx.ids.new("itm")
+
+    def follow_up(self, item_id: str, registration: dict[str, Any]) -> None:
+        self.follow_ups.append((item_id, registration))

@@ -1,0 +1,284 @@
+"""What the interfaces read: items, histories with proofs, scans, pages of the log.
+
+Owns every read the API and the CLI make of the ledger, each one function that
+opens its own read (or lookup) on the store and answers with ledger values: an
+``ItemView``, a ``History`` with inclusion proofs against the latest signed
+checkpoint, a ``ScanView`` with the events the caller may record next, the
+``Passport`` view at the caller's access tier, a page of entries, what a label
+names. Routes present these; they never open the store themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import domain
+from ledger.chain import Entry, StoredEntry, parse_entry
+from ledger.domain import Item, Org
+from ledger.errors import NotFoundError
+from ledger.items import ItemView, view_item
+from ledger.orgs import OrgCache, authenticate
+from ledger.passport import Access, build_passport, check_history, successors
+from ledger.records import CheckpointRecord, OrgRecord
+from ledger.registry import ORG_FIELDS
+from ledger.scan import parse_scan, resolve_scan
+from ledger.store.base import ProjectionReader, Store
+from ledger.transparency import Transparency
+
+__all__ = [
+    "EntriesPage",
+    "History",
+    "LabelSubject",
+    "Overview",
+    "ScanView",
+    "entries_page",
+    "history",
+    "item_view",
+    "label_subject",
+    "label_subjects",
+    "list_orgs",
+    "overview",
+    "passport",
+    "scan",
+]
+
+MAX_ID_LENGTH = 64
+
+
+def item_view(store: Store, item_id: str) -> ItemView:
+    """An item with its children and decoded code.
+
+    Raises:
+        NotFoundError: unknown item.
+    """
+    with store.reader() as r:
+        item = r.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        return view_item(item, r.children(item_id))
+
+
+@dataclass(frozen=True)
+class History:
+    """An item's entries, each with its inclusion proof in the latest checkpoint
+    (None for an entry newer than it)."""
+
+    item_id: str
+    entries: list[Entry]
+    checkpoint: CheckpointRecord
+    proofs: dict[int, list[str] | None]
+
+
+def history(store: Store, tlog: Transparency, item_id: str) -> History:
+    """The item's entries in order, with proofs a scanning app can check offline.
+
+    Raises:
+        NotFoundError: unknown item.
+    """
+    with store.reader() as r:
+        if r.item(item_id) is None:
+            raise NotFoundError(f"no item {item_id}")
+        entries = [parse_entry(row.body) for row in r.item_entries(item_id)]
+    checkpoint = tlog.checkpoint(None)
+    proofs = {
+        e.seq: tlog.inclusion(e.seq, checkpoint.size).proof if e.seq < checkpoint.size else None
+        for e in entries
+    }
+    return History(item_id, entries, checkpoint, proofs)
+
+
+@dataclass(frozen=True)
+class ScanView:
+    """What a scan found: the item, its holder, and what the caller may record next."""
+
+    item: ItemView
+    holder: OrgRecord | None
+    allowed_events: list[str]
+    via: str
+
+
+def scan(
+    store: Store, orgs: OrgCache, api_key: str, text: str, *, label_item_id: str | None = None
+) -> ScanView:
+    """Resolve a scanned ``text`` for the holder of ``api_key``.
+
+    Every item at a loading dock is scanned: the key check and the lookups share
+    one connection and need no transaction.
+
+    Args:
+        label_item_id: the item id when ``text`` is a label URL (read by the caller).
+
+    Raises:
+        AuthError: unknown or revoked key (checked first).
+        ValidationError: empty text or a malformed GS1 link.
+        NotFoundError, AmbiguousScanError: the scan names no one item.
+    """
+    with store.lookup() as r:
+        caller = authenticate(r, api_key)
+        target = parse_scan(text, label_item_id=label_item_id)
+        item = resolve_scan(r, target)
+        holder = orgs.get(r, item.holder)
+        # Kinds that contain nothing (cells, PV modules, blades) have no children.
+        children = r.children(item.id) if domain.CONTAINS[item.kind] else []
+    return ScanView(
+        view_item(item, children),
+        holder,
+        domain.allowed_events(item, caller.as_actor()),
+        target.via,
+    )
+
+
+@dataclass(frozen=True)
+class EntriesPage:
+    entries: list[Entry]
+    next: int | None
+    size: int
+
+
+def entries_page(store: Store, start: int, limit: int) -> EntriesPage:
+    """Entries from ``start`` in seq order, and where the next page starts."""
+    with store.reader() as r:
+        rows = r.entries(start, limit)
+        size = r.size()
+    following = rows[-1].seq + 1 if rows and rows[-1].seq + 1 < size else None
+    return EntriesPage([parse_entry(row.body) for row in rows], following, size)
+
+
+def list_orgs(store: Store) -> list[OrgRecord]:
+    """Every org, oldest first."""
+    with store.reader() as r:
+        return r.orgs()
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The ledger at a glance: size, head, items by (kind, state), recent entries."""
+
+    size: int
+    head: str | None
+    counts: dict[tuple[str, str], int]
+    recent: list[Entry]
+    orgs: dict[str, OrgRecord]
+
+
+def overview(store: Store, recent: int = 15) -> Overview:
+    with store.reader() as r:
+        head = r.head()
+        return Overview(
+            r.size(),
+            head[1] if head else None,
+            r.item_counts(),
+            [parse_entry(row.body) for row in r.recent_entries(recent)],
+            {o.id: o for o in r.orgs()},
+        )
+
+
+@dataclass(frozen=True)
+class LabelSubject:
+    """What a label shows: the item and the org that made it."""
+
+    item: Item
+    manufacturer: OrgRecord | None
+
+
+def label_subject(store: Store, item_id: str) -> LabelSubject:
+    """What the label of one item shows.
+
+    Raises:
+        NotFoundError: unknown item.
+    """
+    with store.reader() as r:
+        item = r.item(item_id)
+        if item is None:
+            raise NotFoundError(f"no item {item_id}")
+        return LabelSubject(item, r.org(item.manufacturer))
+
+
+def label_subjects(
+    store: Store, item_ids: Sequence[str] = (), *, registered_by: str | None = None
+) -> list[LabelSubject]:
+    """The items to label in the order asked, repeats kept (or every item an org
+    registered, oldest first).
+
+    Raises:
+        NotFoundError: an id names no item (the first such, with its position).
+    """
+    with store.reader() as r:
+        if registered_by is not None:
+            items = r.items_registered_by(registered_by)
+        else:
+            found = r.items_by_ids(item_ids)
+            for index, item_id in enumerate(item_ids):
+                if item_id not in found:
+                    raise NotFoundError(
+                        f"no item {item_id} (item_ids[{index}])",
+                        pointer=f"/item_ids/{index}",
+                        item=item_id,
+                    )
+            items = [found[i] for i in item_ids]
+        makers = {m: r.org(m) for m in {i.manufacturer for i in items}}
+    return [LabelSubject(item, makers[item.manufacturer]) for item in items]
+
+
+def _parsed(rows: Sequence[StoredEntry]) -> list[Entry]:
+    """The entries whose bytes parse; the history check reports the others."""
+    out = []
+    for row in rows:
+        try:
+            out.append(parse_entry(row.body))
+        except ValueError:
+            continue
+    return out
+
+
+def _orgs_named(r: ProjectionReader, item: Item, entries: Sequence[Entry]) -> dict[str, Org]:
+    ids = {item.manufacturer, item.holder}
+    for entry in entries:
+        ids.add(entry.actor)
+        for name in ORG_FIELDS & set(entry.data):
+            if isinstance(entry.data[name], str):
+                ids.add(entry.data[name])
+    found = {}
+    for org_id in sorted(ids):
+        record = r.org(org_id)
+        if record is not None:
+            found[org_id] = record.as_actor()
+    return found
+
+
+def passport(
+    store: Store, tlog: Transparency, item_id: str, access: Access
+) -> dict[str, Any] | None:
+    """The passport of an item as ``access`` may see it, with its history checked
+    against the latest signed checkpoint; None for an unknown item."""
+    with store.reader() as r:
+        item = r.item(item_id) if len(item_id) <= MAX_ID_LENGTH else None
+        if item is None:
+            return None
+        rows = r.item_entries(item_id)
+        children = r.children(item_id)
+        entries = _parsed(rows)
+        orgs = _orgs_named(r, item, entries)
+        linked_ids = [
+            *children,
+            *successors(entries),
+            *(i for i in (item.parent, item.origin) if i),
+        ]
+        linked = r.items_by_ids(linked_ids)
+    # Read after the rows: it may cover more of the log than they show, never less
+    # than it covered before, and entries newer than it are reported as pending.
+    checkpoint = tlog.checkpoint(None)
+    proofs = {
+        row.seq: tlog.inclusion(row.seq, checkpoint.size).proof
+        for row in rows
+        if row.seq < checkpoint.size
+    }
+    check = check_history(item, rows, checkpoint.note, tlog.verifier, proofs)
+    view = build_passport(
+        item, entries, children, orgs, linked, check, access, view_item(item, children).decoded
+    )
+    if access is Access.REGULATOR:
+        view["verification"]["checkpoint"]["note"] = checkpoint.note
+    return view
