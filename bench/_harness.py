@@ -1,4 +1,5 @@
-"""What the benchmarks share: a scratch database and ``retrace serve`` as a subprocess.
+"""What the benchmarks share: a scratch database, ``retrace serve`` as a subprocess,
+``wrk`` runs, py-spy profiles of the server's workers and a table of results.
 
 Imported by the scripts in this folder (``python bench/NAME.py`` puts the folder on the path).
 """
@@ -7,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,12 +21,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 READY_TIMEOUT_S = 60.0
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def free_port() -> int:
@@ -141,7 +149,136 @@ def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# -- wrk --------------------------------------------------------------------------------
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(stdout: str) -> dict[str, Any]:
+    """Requests/s and latency percentiles from wrk's ``--latency`` report.
+
+    A line ``RESULT {json}`` printed by the wrk script's ``done()`` is kept under
+    ``"script"``; its ``latency_us`` percentiles (exact microseconds) win over wrk's.
+    """
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", stdout, re.MULTILINE)
+    if rate is None:
+        raise RuntimeError(f"no Requests/sec in wrk's output:\n{stdout}")
+    percentiles = {
+        int(p): _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", stdout, re.MULTILINE)
+    }
+    total = re.search(r"^\s+(\d+) requests in", stdout, re.MULTILINE)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", stdout)
+    errors = re.search(r"Socket errors: (.*)$", stdout, re.MULTILINE)
+    result: dict[str, Any] = {
+        "rps": float(rate.group(1)),
+        "p50": percentiles.get(50),
+        "p99": percentiles.get(99),
+        "requests": int(total.group(1)) if total else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            script = json.loads(line.removeprefix("RESULT "))
+            result["script"] = script
+            # The script's percentiles are exact microseconds; prefer them.
+            result["p50"] = script["latency_us"]["p50"] / 1000
+            result["p99"] = script["latency_us"]["p99"] / 1000
+    if result["p50"] is None or result["p99"] is None:
+        raise RuntimeError(f"no latency percentiles in wrk's output:\n{stdout}")
+    return result
+
+
+def run_wrk(
+    url: str,
+    seconds: float,
+    threads: int,
+    connections: int,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``wrk --latency`` against ``url`` (with a Lua ``script`` if given), parsed."""
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if script is not None:
+        command += ["-s", str(script)]
+    done = subprocess.run(
+        [*command, url],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
 # -- profiles (py-spy collapsed stacks) ------------------------------------------------
+
+
+@contextlib.contextmanager
+def profiled(server: Server, seconds: float, out: Path, enabled: bool) -> Iterator[list[Path]]:
+    """py-spy every worker while the block runs; yields the raw output files.
+
+    One file per worker, ``out`` with the suffix ``.<pid>.txt``; nothing is
+    recorded (and the list is empty) unless ``enabled``.
+    """
+    files: list[Path] = []
+    if not enabled:
+        yield files
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    procs = []
+    for pid in server.worker_pids():
+        path = out.with_suffix(f".{pid}.txt")
+        files.append(path)
+        procs.append(
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(max(1, int(seconds))),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(path),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        yield files
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 # A frame of our own code, as py-spy names it: "GroupCommit.run (ledger/commit.py:190)".
@@ -182,3 +319,41 @@ def summarize_profile(
     lines.append("  hottest leaf frames:")
     lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
     return "\n".join(lines)
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One measured figure, beside the limit taken in the same run and its goal."""
+
+    what: str
+    figure: str
+    limit: str = ""
+    ratio: str = ""
+    goal: str = ""
+    verdict: str = ""
+    notes: str = ""
+
+
+def print_table(rows: list[Row]) -> None:
+    """The rows as a table: text left, figures right-aligned, notes last."""
+    widths = [
+        max(len(getattr(r, f)) for r in rows)
+        for f in ("what", "figure", "limit", "ratio", "goal", "verdict")
+    ]
+    heads = ("measure", "figure", "limit", "ratio", "goal", "")
+    widths = [max(w, len(h)) for w, h in zip(widths, heads, strict=True)]
+
+    def line(cells: tuple[str, ...], notes: str) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        rest = "  ".join(f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))
+        return f"{first}  {rest}  {notes}"
+
+    print()
+    header = line(heads, "notes")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(line((r.what, r.figure, r.limit, r.ratio, r.goal, r.verdict), r.notes))

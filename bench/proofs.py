@@ -146,7 +146,7 @@ def rate(count: int, seconds: float) -> str:
 
 
 def bench_appends(args: argparse.Namespace, work: Path, report: Report) -> tuple[SqlStore, Any]:
-    import pymerkle  # type: ignore[import-untyped]  # no stubs; a benchmark peer
+    import pymerkle
 
     stores = {}
     for name in ("tree", "plain"):

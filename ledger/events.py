@@ -115,7 +115,7 @@ Attributes = Annotated[dict[str, Any], pydantic.BeforeValidator(_attributes)]
 
 
 class Registration(_Payload):
-    """A new item: ``POST /v1/items`` and the data of its ``registered`` entry."""
+    """A new item: what is registered, and the data of its ``registered`` entry."""
 
     kind: ItemKind
     code: Annotated[str, Field(min_length=1, max_length=64)]

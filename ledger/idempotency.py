@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 ANSWER_FORMAT = 1
 """How kept answers are encoded: 1 is the JSON of the write's result, sealed.
-Answers kept in another format (older versions kept rendered HTTP bodies)
+Answers kept in another format (older versions kept the rendered answer)
 are not replayed: the retry is refused and asks for a new key."""
 
 

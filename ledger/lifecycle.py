@@ -81,7 +81,7 @@ CUSTODIANS: frozenset[Role] = ITEM_WRITERS
 ORG_CREATED = "org_created"
 KEY_ISSUED = "key_issued"
 KEY_REVOKED = "key_revoked"
-# Every item's first entry (``POST /v1/items``, or the follow-up of another event).
+# Every item's first entry (a registration, or the follow-up of another event).
 REGISTERED = "registered"
 
 # Which kinds may sit inside which (module in pack, cell in module): used for

@@ -47,6 +47,13 @@ __all__ = [
 MAX_ID_LENGTH = 64
 
 
+def _item(r: ProjectionReader, item_id: str) -> Item:
+    item = r.item(item_id)
+    if item is None:
+        raise NotFoundError(f"no item {item_id}")
+    return item
+
+
 def item_view(store: Store, item_id: str) -> ItemView:
     """An item with its children and decoded code.
 
@@ -54,10 +61,7 @@ def item_view(store: Store, item_id: str) -> ItemView:
         NotFoundError: unknown item.
     """
     with store.reader() as r:
-        item = r.item(item_id)
-        if item is None:
-            raise NotFoundError(f"no item {item_id}")
-        return view_item(item, r.children(item_id))
+        return view_item(_item(r, item_id), r.children(item_id))
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ def history(store: Store, tlog: Transparency, item_id: str) -> History:
         NotFoundError: unknown item.
     """
     with store.reader() as r:
-        if r.item(item_id) is None:
-            raise NotFoundError(f"no item {item_id}")
+        _item(r, item_id)
         entries = [parse_entry(row.body) for row in r.item_entries(item_id)]
     checkpoint = tlog.checkpoint(None)
     proofs = {
@@ -190,9 +193,7 @@ def label_subject(store: Store, item_id: str) -> LabelSubject:
         NotFoundError: unknown item.
     """
     with store.reader() as r:
-        item = r.item(item_id)
-        if item is None:
-            raise NotFoundError(f"no item {item_id}")
+        item = _item(r, item_id)
         return LabelSubject(item, r.org(item.manufacturer))
 
 

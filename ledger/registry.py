@@ -205,7 +205,7 @@ _TABLE = (
         label="Registered",
         payload=Registration,
         example={"kind": "battery_pack", "code": PACK_CODE, "attributes": {"mass_kg": "412.5"}},
-        # It opens an item (``POST /v1/items``, or another event's follow-up): an
+        # It opens an item (a registration, or another event's follow-up): an
         # OEM registers, a recycler only parts and second lives (``check_registrant``).
         rule=None,
     ),
@@ -331,7 +331,7 @@ EVENTS: Mapping[str, EventSpec[Any]] = MappingProxyType({spec.name: spec for spe
 
 # -- derived views -----------------------------------------------------------------
 
-# Recorded on an item (``POST /v1/items/{id}/events``), in table order.
+# Recorded as events on an existing item, in table order.
 RECORDABLE: tuple[str, ...] = tuple(n for n, spec in EVENTS.items() if not spec.opens_item)
 PERSONAL_FIELDS: frozenset[str] = frozenset().union(*(s.personal for s in EVENTS.values()))
 ORG_FIELDS: frozenset[str] = frozenset().union(*(s.org_fields for s in EVENTS.values()))

@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -149,7 +150,7 @@ def assert_ledger_sound(ledger: Ledger) -> None:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Any:
+def app(settings: Settings) -> FastAPI:
     from api.bootstrap import prepare
 
     prepare(settings)
@@ -157,7 +158,7 @@ def app(settings: Settings) -> Any:
 
 
 @pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
+def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
         assert_ledger_sound(app.state.ledger)
@@ -170,6 +171,13 @@ class World:
     client: TestClient
     admin: Org
     orgs: dict[str, Org] = field(default_factory=dict)
+
+    @property
+    def app(self) -> FastAPI:
+        """The application behind the client; its ``state`` holds the ledger and the log."""
+        app = self.client.app
+        assert isinstance(app, FastAPI)
+        return app
 
     def __getattr__(self, name: str) -> Org:
         try:

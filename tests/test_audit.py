@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -296,7 +297,8 @@ def test_a_manifest_that_disagrees_is_reported(bundle: Path) -> None:
 def rechain(lines: list[bytes], k: int, old: bytes, new: bytes) -> list[bytes]:
     """Entries with ``old`` replaced by ``new`` in entry ``k``, every link after re-hashed."""
     out: list[bytes] = []
-    head, items = ZERO_HASH, {}
+    head = ZERO_HASH
+    items: dict[str, str] = {}  # item id -> hash of its latest entry
     for seq, line in enumerate(lines):
         fields = json.loads(line)
         if seq == k:
@@ -318,7 +320,9 @@ def rechain(lines: list[bytes], k: int, old: bytes, new: bytes) -> list[bytes]:
 
 def make_entries(count: int, items: int = 7) -> list[bytes]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    prev, heads, lines = ZERO_HASH, {}, []
+    prev = ZERO_HASH
+    heads: dict[str, str] = {}  # item id -> hash of its latest entry
+    lines: list[bytes] = []
     for seq in range(count):
         item = f"itm_{seq % items:026d}" if seq % 5 else None
         entry = build_entry(
@@ -448,11 +452,13 @@ def test_roots_are_checked_as_the_stream_passes_each_checkpoint() -> None:
 
 
 @pytest.fixture
-def regulator_http(app: Any, world: World) -> Iterator[Fetch]:
+def regulator_http(app: FastAPI, world: World) -> Iterator[Fetch]:
     """GETs from the app with a regulator's key, as ``retrace audit --url`` sends them."""
     # Outside a ``with`` block: the app's lifespan is the ``client`` fixture's.
     http = TestClient(app, headers=world.regulator.headers)
-    yield httpx_fetch(http)
+    # TestClient is an httpx2.Client, not an httpx.Client: a different class with the
+    # same get(), status_code and content, which is all that httpx_fetch uses.
+    yield httpx_fetch(http)  # type: ignore[arg-type]
     http.close()
 
 

@@ -4,8 +4,9 @@
 SQLite both refuse UPDATE and DELETE on it by trigger, see the migrations).
 ``items`` is a projection of the log that ``rebuild`` can recompute. ``orgs``
 and ``api_keys`` mirror the org and key entries of the log, so the audit
-covers who was allowed to write. ``idempotency_keys`` keeps the first answer
-to a POST that carried an ``Idempotency-Key``.
+covers who was allowed to write. ``idempotency_keys`` keeps the first result
+of a write made under an idempotency key, sealed (its ``status`` column holds
+the format of the kept result, ``ledger.idempotency.ANSWER_FORMAT``).
 """
 
 from __future__ import annotations

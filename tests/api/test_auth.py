@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
@@ -250,7 +251,7 @@ MATRIX: list[Row] = [
 ]
 
 
-def _routes(app: Any) -> set[tuple[str, str]]:
+def _routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every /v1 route and probe the app serves."""
     out = set()
     for route in iter_route_contexts(app.routes):
@@ -317,7 +318,7 @@ def _is_problem(response: Any) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_matrix_covers_every_route(app: Any) -> None:
+def test_matrix_covers_every_route(app: FastAPI) -> None:
     served = _routes(app)
     rows = {(row.method, row.path) for row in MATRIX}
     missing = served - rows
@@ -326,7 +327,7 @@ def test_matrix_covers_every_route(app: Any) -> None:
 
 
 def test_every_route_answers_every_caller_as_the_matrix_says(ctx: Ctx) -> None:
-    served = _routes(ctx.c.app)
+    served = _routes(ctx.world.app)
     wrong: list[str] = []
     checked = 0
     for row in MATRIX:
@@ -547,7 +548,7 @@ def test_api_keys_are_stored_only_as_hashes(ctx: Ctx) -> None:
     world = ctx.world
     _issued_key(ctx)  # one more key, issued rather than created with its org
     keys = [*_secrets(world), ctx.revoked.key, *ctx.extra_keys]
-    engine = ctx.c.app.state.ledger.store.engine
+    engine = ctx.world.app.state.ledger.store.engine
     values = list(_text_values(engine))
     tables = {table for table, _, _ in values}
     assert {"entries", "orgs", "api_keys"} <= tables
@@ -569,7 +570,7 @@ def test_an_idempotent_org_creation_stores_no_plain_key(world: World) -> None:
     )
     assert answer.status_code == 201, answer.text
     key = answer.json()["api_key"]
-    engine = c.app.state.ledger.store.engine
+    engine = world.app.state.ledger.store.engine
     leaks = {(table, column) for table, column, value in _text_values(engine) if key in value}
     assert not leaks, f"the new org's plain API key is stored in {sorted(leaks)}"
 

@@ -54,7 +54,7 @@ def test_the_same_key_with_another_request_is_refused(world: World) -> None:
     first = _post(world, world.oem, "/v1/items", "reg-2", json=registration())
     assert first.status_code == 201, first.text
     before = _size(world)
-    others = [
+    others: list[tuple[str, str, dict[str, Any]]] = [
         ("another body", "/v1/items", {"json": registration()}),
         ("another path", "/v1/items/bulk", {"json": [registration()]}),
         (

@@ -392,7 +392,7 @@ def test_the_scan_station_page_and_its_assets_are_served(world: World) -> None:
 
 
 def _check_inputs(world: World, item_id: str) -> tuple[Any, list[StoredEntry], Any, Any]:
-    app = world.client.app
+    app = world.app
     ledger, tlog = app.state.ledger, app.state.transparency
     tlog.publish()
     checkpoint = tlog.checkpoint(None)
@@ -405,7 +405,7 @@ def _check_inputs(world: World, item_id: str) -> tuple[Any, list[StoredEntry], A
 
 def _empty_checkpoint(world: World) -> str:
     """A checkpoint the log key signs over no entries: every entry is pending."""
-    tlog = world.client.app.state.transparency
+    tlog = world.app.state.transparency
     return sign_note(checkpoint_body(tlog.name, 0, EMPTY_ROOT), tlog.name, tlog.key)
 
 

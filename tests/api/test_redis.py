@@ -66,11 +66,18 @@ def _stream(redis_url: str) -> dict[int, dict[str, str]]:
         messages = r.xrange(STREAM)
     finally:
         r.close()
-    out = {}
+    assert messages is not None
+    out: dict[int, dict[str, str]] = {}
     for _, fields in messages:
-        decoded = {k.decode(): v.decode() for k, v in fields.items()}
+        assert fields is not None
+        decoded = {_text(k): _text(v) for k, v in fields.items()}
         out[int(decoded["seq"])] = decoded
     return out
+
+
+def _text(value: bytes | str) -> str:
+    """A field name or value as text (the client returns bytes, not decoding responses)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def test_every_write_is_published_with_its_seq_and_hash(

@@ -202,7 +202,7 @@ def test_a_serial_shared_by_two_kinds_is_ambiguous(world: World) -> None:
 @contextmanager
 def statements(world: World) -> Iterator[list[tuple[str, Any]]]:
     """Every SQL statement the app runs inside the block, with its parameters."""
-    engine = world.client.app.state.ledger.store.engine  # type: ignore[attr-defined]
+    engine = world.app.state.ledger.store.engine
     seen: list[tuple[str, Any]] = []
 
     def record(
@@ -235,7 +235,7 @@ def test_a_scan_is_a_few_indexed_lookups(
         (pack["code"].lower(), 3),
         (pack["id"], 3),
     ]
-    engine = world.client.app.state.ledger.store.engine  # type: ignore[attr-defined]
+    engine = world.app.state.ledger.store.engine
     for payload, expected in cases:
         found(world, payload)  # warm
         with statements(world) as seen:

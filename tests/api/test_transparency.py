@@ -6,14 +6,14 @@ import base64
 import time
 
 from hashing import generate_private_key, public_key_bytes, verify_consistency, verify_inclusion
-from hashing.checkpoint import parse_checkpoint
+from hashing.checkpoint import Checkpoint, parse_checkpoint
 from hashing.note import add_cosignature, open_checkpoint
 from hashing.note_keys import parse_verifier_key, witness_verifier_key
 from tests.conftest import World
 from tests.factories import register, to_state
 
 
-def _checkpoint(world: World) -> tuple[str, object]:
+def _checkpoint(world: World) -> tuple[str, Checkpoint]:
     c = world.client
     c.post("/v1/log/checkpoint", headers=world.regulator.headers)
     note = c.get("/v1/log/checkpoint").text

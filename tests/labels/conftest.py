@@ -41,7 +41,7 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def make_info(n: int = 0, **overrides: Any) -> LabelInfo:
+def make_info(n: int = 0, /, **overrides: Any) -> LabelInfo:
     """A label for the n-th sample item; kinds and makers cycle."""
     fields: dict[str, Any] = {
         "item_id": f"itm_01JD8Z3K5V7W9XQRSTAB{n:06d}",
@@ -118,12 +118,12 @@ def pdftoppm() -> Callable[..., list[Path]]:
             check=True,
             timeout=300,
         )
-        pages = sorted(
+        pngs = sorted(
             pdf.parent.glob(f"{prefix.name}-*.png"),
             key=lambda p: int(p.stem.rsplit("-", 1)[1]),
         )
-        assert pages, f"pdftoppm wrote no pages for {pdf}"
-        return pages
+        assert pngs, f"pdftoppm wrote no pages for {pdf}"
+        return pngs
 
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, cast
 
 import pytest
 import qrcode
@@ -23,7 +24,9 @@ def reference_rows(text: str) -> tuple[bytes, ...]:
     code = qrcode.QRCode(
         error_correction=constants.ERROR_CORRECT_Q, border=0, mask_pattern=MASK_PATTERN
     )
-    code.add_data(util.QRData(text.encode("utf-8"), mode=util.MODE_8BIT_BYTE))
+    # The stubs type MODE_8BIT_BYTE as a plain int, QRData's mode as the literal codes.
+    byte_mode = cast(Literal[4], util.MODE_8BIT_BYTE)
+    code.add_data(util.QRData(text.encode("utf-8"), mode=byte_mode))
     code.make(fit=True)
     return tuple(bytes(map(bool, row)) for row in code.modules)
 

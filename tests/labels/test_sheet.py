@@ -71,8 +71,8 @@ def test_a4_preset_geometry() -> None:
 def test_roll_preset_is_one_label_per_page() -> None:
     layout = SheetLayout.roll(50, 30)
     assert layout.labels_per_page == 1
-    assert layout.label_size == (50, 30)
-    assert (layout.page_width_mm, layout.page_height_mm) == (50, 30)
+    assert layout.label_size == (50.0, 30.0)
+    assert (layout.page_width_mm, layout.page_height_mm) == (50.0, 30.0)
     assert layout.label_origin(0) == (0.0, 0.0)
 
 
@@ -98,7 +98,7 @@ def test_explicit_label_size_of_a_commercial_sheet() -> None:
         (lambda: SheetLayout(columns=0), "columns must be a whole number"),
         (lambda: SheetLayout(rows=-2), "rows must be a whole number"),
         (lambda: SheetLayout(columns=True), "columns must be a whole number"),
-        (lambda: SheetLayout(columns=2.5), "columns must be a whole number"),
+        (lambda: SheetLayout(columns=2.5), "columns must be a whole number"),  # type: ignore[arg-type]  # a float, on purpose
         (lambda: SheetLayout(page_width_mm=0), "page_width_mm must be a positive length"),
         (lambda: SheetLayout(page_height_mm=math.nan), "page_height_mm must be a positive"),
         (lambda: SheetLayout(margin_x_mm=-1), "margin_x_mm must be zero or a positive"),

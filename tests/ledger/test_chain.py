@@ -106,8 +106,10 @@ def _relinked(entry: Entry, **fields: Any) -> StoredEntry:
 def _first_bad(rows: list[StoredEntry]) -> tuple[int, str]:
     verifier = ChainVerifier()
     assert verifier.feed(rows) is False
-    assert verifier.first_bad is not None
-    return verifier.first_bad.seq, verifier.first_bad.reason
+    failure = verifier.first_bad
+    assert failure is not None
+    assert failure.seq is not None
+    return failure.seq, failure.reason
 
 
 # -- timestamps ---------------------------------------------------------------

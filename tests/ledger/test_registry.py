@@ -3,15 +3,17 @@
 Each event type is declared once, in ``ledger.registry``. These tests follow
 every entry to where it is used: the lifecycle table and the events a scan
 offers, the OpenAPI union of ``POST /v1/items/{id}/events`` with its example,
-the passport's words, and the write hooks (run here against a fake
-``WriteContext``). A new entry that passes them needs no edit elsewhere.
+the passport's words, and the write hooks (run here through the real write
+path: ``items.record_event`` on a ``Ledger`` over the in-memory store). A new
+entry that passes them needs no edit elsewhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs; used for one check
 import pytest
@@ -20,8 +22,8 @@ from fastapi import FastAPI
 from api.routes import items as item_routes
 from api.routes.passport import _FACT_LABELS, EVENT_NAMES, STATE_NAMES
 from api.schemas import EventCreate
-from ledger import registry
-from ledger.chain import ZERO_HASH, Entry, build_entry
+from ledger import items, orgs, registry
+from ledger.chain import StoredEntry
 from ledger.domain import (
     LIFECYCLE,
     REGISTERED,
@@ -33,12 +35,28 @@ from ledger.domain import (
     allowed_events,
     apply_entry,
 )
-from ledger.errors import NotFoundError, ValidationError
+from ledger.errors import (
+    DuplicateError,
+    ForbiddenError,
+    InvalidCodeError,
+    LedgerError,
+    MassBalanceError,
+    NotFoundError,
+    ValidationError,
+)
 from ledger.events import ItemKind, dump, parse_model
 from ledger.lifecycle import Who
+from ledger.records import OrgRecord
 from ledger.registry import EVENTS, RECORDABLE
+from ledger.service import Ledger
+from ledger.store.memory import MemoryStore
 
-ORG_ID = "org_01JD8Z3K5V7W9XQRSTABCDEFGH"
+# GB/T 34014 codes: CAT, lithium iron phosphate, 2021-03-04, serials 1 to 5.
+PACK = "CATPB01A1B2C3DB340000001"
+OTHER_PACK = "CATPB01A1B2C3DB340000002"
+SECOND_LIFE = "CATPB01A1B2C3DB340000003"
+MODULES = ("CATMB01A1B2C3DB340000004", "CATMB01A1B2C3DB340000005")
+E = TypeVar("E", bound=LedgerError)
 
 
 def _item(state: State = State.REGISTERED, holder: str = "org_holder") -> Item:
@@ -159,112 +177,250 @@ def test_the_passport_has_words_for_every_event_and_state() -> None:
     assert registry.SUCCESSORS == {"repurposed": "new_item"}
 
 
-# -- the write hooks, against a fake context ------------------------------------
+# -- the write hooks, through the real write path ------------------------------
+#
+# Each test records events with ``items.record_event`` in ``Ledger.write`` on the
+# in-memory store: a hook's refusal refuses the whole write (and writes nothing),
+# what it adds is in the entries the write appends.
 
 
-@dataclass
-class FakeWrite:
-    """A ``WriteContext`` over a few orgs and entries held in memory."""
+@dataclass(frozen=True)
+class Books:
+    """A ledger over the in-memory store, with an OEM and a recycler (an admin made them)."""
 
-    item: Item
-    actor: str = "org_holder"
-    orgs: dict[str, Org] = field(default_factory=dict)
-    entries: dict[int, Entry] = field(default_factory=dict)
-    claimed: list[tuple[ItemKind, str, str]] = field(default_factory=list)
-    follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    ids: int = 0
+    ledger: Ledger
+    oem: OrgRecord
+    recycler: OrgRecord
 
-    def org(self, org_id: str) -> Org | None:
-        return self.orgs.get(org_id)
+    @classmethod
+    def open(cls) -> Books:
+        ledger = Ledger(MemoryStore(), clock=lambda: datetime.now(UTC))
 
-    def entry(self, seq: int) -> Entry | None:
-        return self.entries.get(seq)
+        def create(actor: OrgRecord | None, name: str, role: Role) -> OrgRecord:
+            return ledger.write(lambda tx: orgs.create_org(tx, actor, name, role, "CN")).org
 
-    def claim_code(self, kind: ItemKind, code: str, pointer: str) -> None:
-        self.claimed.append((kind, code, pointer))
+        admin = create(None, "Admin", Role.ADMIN)
+        return cls(ledger, create(admin, "OEM", Role.OEM), create(admin, "Recycler", Role.RECYCLER))
 
-    def new_item_id(self) -> str:
-        self.ids += 1
-        return f"itm_new{self.ids}"
+    def register(self, code: str = PACK) -> Item:
+        """A battery pack the OEM registers (and holds)."""
+        raw = {"kind": "battery_pack", "code": code}
+        return self.ledger.write(lambda tx: items.register(tx, self.oem, raw)).item
 
-    def follow_up(self, item_id: str, registration: dict[str, Any]) -> None:
-        self.follow_ups.append((item_id, registration))
+    def record(
+        self, actor: OrgRecord, item_id: str, name: str, data: dict[str, Any]
+    ) -> items.Written:
+        return self.ledger.write(lambda tx: items.record_event(tx, actor, item_id, name, data))
+
+    def refuse(
+        self, error: type[E], actor: OrgRecord, item_id: str, name: str, data: dict[str, Any]
+    ) -> E:
+        """Record an event that must be refused with ``error``; check nothing was written."""
+        before = self.contents()
+        with pytest.raises(error) as refused:
+            self.record(actor, item_id, name, data)
+        assert self.contents() == before
+        return refused.value
+
+    def contents(self) -> tuple[list[StoredEntry], list[Item]]:
+        """The whole log and every item."""
+        with self.ledger.store.reader() as r:
+            return r.entries(0, r.size()), list(r.iter_items())
+
+    def item(self, item_id: str) -> Item:
+        with self.ledger.store.reader() as r:
+            found = r.item(item_id)
+        assert found is not None
+        return found
+
+    def holder(self, item: Item) -> OrgRecord:
+        return {org.id: org for org in (self.oem, self.recycler)}[item.holder]
+
+    def life(self, item: Item) -> Iterator[Item]:
+        """The item as it is, then after each step of a pack's life up to the
+        recycler's assessment, each step recorded only when the next is asked for."""
+        yield item
+        steps = [
+            (self.oem, "installed", dict(EVENTS["installed"].example)),
+            (self.oem, "retired", dict(EVENTS["retired"].example)),
+            (self.oem, "transferred", {"to_org": self.recycler.id}),
+            (self.recycler, "collected", dict(EVENTS["collected"].example)),
+            (self.recycler, "assessed", dict(EVENTS["assessed"].example)),
+        ]
+        for actor, name, data in steps:
+            item = self.record(actor, item.id, name, data).item
+            yield item
+
+    def at(self, state: State) -> Item:
+        """A new pack taken along its life until it is in ``state``."""
+        return next(i for i in self.life(self.register()) if i.state == state)
 
 
-def _write(name: str, ctx: FakeWrite, raw: dict[str, Any]) -> dict[str, Any]:
-    spec, payload = registry.parse_event(name, raw)
-    data = dump(payload)
-    if spec.on_write is not None:
-        spec.on_write(ctx, payload, data)
-    return data
+def _entries(written: items.Written) -> list[tuple[str, str | None, str, dict[str, Any]]]:
+    return [(e.actor, e.item, e.type, e.data) for e in written.entries]
 
 
-def test_events_without_hooks_write_their_data_as_given() -> None:
-    for name, spec in EVENTS.items():
-        if spec.on_write is None and not spec.opens_item:
-            ctx = FakeWrite(_item())
-            assert _write(name, ctx, dict(spec.example)) == spec.example
-            assert ctx.follow_ups == []
+HOOKED = [n for n in RECORDABLE if EVENTS[n].on_write is not None or EVENTS[n].author is not None]
 
 
-def test_repurposed_claims_the_new_code_and_registers_the_second_life() -> None:
-    ctx = FakeWrite(_item(State.ASSESSED))
-    data = _write("repurposed", ctx, {"new_code": "NEW", "application": "grid storage"})
-    assert data["new_item"] == "itm_new1"
-    assert ctx.claimed == [(ItemKind.BATTERY_PACK, "NEW", "/data/new_code")]
-    assert ctx.follow_ups == [
-        ("itm_new1", {"kind": "battery_pack", "code": "NEW", "attributes": {}, "origin": "itm_1"})
-    ]
+def test_each_event_with_hooks_has_its_tests_here() -> None:
+    assert HOOKED == ["transferred", "repurposed", "dismantled", "recycled", "corrected"]
 
 
-def test_dismantled_registers_each_part_with_its_parent() -> None:
-    ctx = FakeWrite(_item(State.COLLECTED))
-    children = [{"kind": "battery_module", "code": f"M{i}"} for i in range(2)]
-    data = _write("dismantled", ctx, {"children": children})
-    assert [c["item"] for c in data["children"]] == ["itm_new1", "itm_new2"]
-    assert [pointer for *_, pointer in ctx.claimed] == [
-        "/data/children/0/code",
-        "/data/children/1/code",
-    ]
-    assert [reg["parent"] for _, reg in ctx.follow_ups] == ["itm_1", "itm_1"]
-    with pytest.raises(ValidationError) as refused:
-        _write(
-            "dismantled", FakeWrite(_item()), {"children": [{"kind": "wind_blade", "code": "B"}]}
-        )
-    assert refused.value.pointer == "/data/children/0/kind"
+@pytest.mark.parametrize("name", [n for n in RECORDABLE if n not in HOOKED])
+def test_events_without_hooks_write_their_data_as_given(name: str) -> None:
+    rule = LIFECYCLE[name]
+    books = Books.open()
+    item = next(
+        (
+            i
+            for i in books.life(books.register())
+            if i.state in rule.from_states and books.holder(i).role in rule.roles
+        ),
+        None,
+    )
+    assert item is not None, f"no step of a pack's life lets its holder record {name}"
+    actor = books.holder(item)
+    size = len(books.contents()[0])
+    written = books.record(actor, item.id, name, dict(EVENTS[name].example))
+    assert _entries(written) == [(actor.id, item.id, name, EVENTS[name].example)]
+    assert written.entries[0].seq == size
+    assert len(books.contents()[0]) == size + 1
 
 
 def test_transferred_needs_a_known_custodian() -> None:
-    ctx = FakeWrite(_item(), orgs={ORG_ID: Org(ORG_ID, Role.RECYCLER)})
-    assert _write("transferred", ctx, {"to_org": ORG_ID}) == {"to_org": ORG_ID}
-    with pytest.raises(NotFoundError) as refused:
-        _write("transferred", ctx, {"to_org": "org_nobody"})
-    assert refused.value.pointer == "/data/to_org"
+    books = Books.open()
+    item = books.register()
+    unknown = books.refuse(
+        NotFoundError, books.oem, item.id, "transferred", {"to_org": "org_nobody"}
+    )
+    assert (str(unknown), unknown.pointer) == ("no org org_nobody", "/data/to_org")
+    to = {"to_org": books.recycler.id}
+    written = books.record(books.oem, item.id, "transferred", to)
+    assert _entries(written) == [(books.oem.id, item.id, "transferred", to)]
+    assert books.item(item.id).holder == books.recycler.id
+
+
+def test_repurposed_claims_the_new_code_and_registers_the_second_life() -> None:
+    books = Books.open()
+    item = books.at(State.ASSESSED)
+    data = {"new_code": SECOND_LIFE, "application": "grid storage"}
+    # The new code is claimed as a code of the item's kind, at /data/new_code.
+    taken = books.refuse(
+        DuplicateError, books.recycler, item.id, "repurposed", {**data, "new_code": PACK}
+    )
+    assert taken.pointer == "/data/new_code"
+    module_code = books.refuse(
+        InvalidCodeError, books.recycler, item.id, "repurposed", {**data, "new_code": MODULES[0]}
+    )
+    assert module_code.pointer == "/data/new_code"
+    assert "the item is a battery_pack" in str(module_code)
+
+    written = books.record(books.recycler, item.id, "repurposed", data)
+    event, registration = written.entries
+    new_id = registration.item
+    assert new_id is not None
+    assert new_id != item.id
+    assert _entries(written) == [
+        (books.recycler.id, item.id, "repurposed", {**data, "attributes": {}, "new_item": new_id}),
+        (
+            books.recycler.id,
+            new_id,
+            REGISTERED,
+            {"kind": "battery_pack", "code": SECOND_LIFE, "attributes": {}, "origin": item.id},
+        ),
+    ]
+    assert event.seq + 1 == registration.seq
+    second_life = books.item(new_id)
+    assert (second_life.state, second_life.holder, second_life.origin) == (
+        State.REGISTERED,
+        books.recycler.id,
+        item.id,
+    )
+    assert books.item(item.id).state == State.REPURPOSED
+
+
+def test_dismantled_registers_each_part_with_its_parent() -> None:
+    books = Books.open()
+    item = books.at(State.COLLECTED)
+    children = [{"kind": "battery_module", "code": code} for code in MODULES]
+    # Each part's code is claimed at its own place in the payload.
+    twice = books.refuse(
+        DuplicateError,
+        books.recycler,
+        item.id,
+        "dismantled",
+        {"children": [children[0], children[0]]},
+    )
+    assert twice.pointer == "/data/children/1/code"
+    blade = books.refuse(
+        ValidationError,
+        books.recycler,
+        item.id,
+        "dismantled",
+        {"children": [{"kind": "wind_blade", "code": "B"}]},
+    )
+    assert blade.pointer == "/data/children/0/kind"
+    assert "cannot be dismantled into a wind_blade" in str(blade)
+
+    written = books.record(books.recycler, item.id, "dismantled", {"children": children})
+    event, *registrations = written.entries
+    parts = [r.item for r in registrations]
+    assert [c["item"] for c in event.data["children"]] == parts
+    assert _entries(written)[1:] == [
+        (books.recycler.id, part, REGISTERED, {**child, "attributes": {}, "parent": item.id})
+        for part, child in zip(parts, children, strict=True)
+    ]
+    assert written.children == sorted(p for p in parts if p is not None)
+    assert books.item(item.id).state == State.DISMANTLED
+
+
+def test_recycled_keeps_the_mass_balance() -> None:
+    books = Books.open()
+    item = books.at(State.COLLECTED)
+    data = dict(EVENTS["recycled"].example)
+    too_much = books.refuse(
+        MassBalanceError, books.recycler, item.id, "recycled", {**data, "input_mass_kg": "40"}
+    )
+    assert too_much.pointer == "/data/recovered"
+    written = books.record(books.recycler, item.id, "recycled", data)
+    assert _entries(written) == [(books.recycler.id, item.id, "recycled", data)]
 
 
 def test_corrected_names_the_author_of_an_entry_of_this_item() -> None:
-    spec, payload = registry.parse_event("corrected", {"seq": 3, "fields": {"reason": "typo"}})
+    spec = EVENTS["corrected"]
     assert spec.author is not None
-    entry = build_entry(
-        seq=3,
-        now=datetime(2024, 5, 31, tzinfo=UTC),
-        actor="org_author",
-        item="itm_1",
-        type="retired",
-        data={"reason": "x"},
-        prev=ZERO_HASH,
-        item_prev=ZERO_HASH,
+    assert spec.on_write is None
+    books = Books.open()
+    item = books.register()
+    retired = books.record(books.oem, item.id, "retired", {"reason": "x"}).entries[0]
+    other = books.register(OTHER_PACK)
+    books.record(books.oem, item.id, "transferred", {"to_org": books.recycler.id})
+    fix = {"seq": retired.seq, "fields": {"reason": "typo"}}
+
+    # The recycler holds the item now, but did not write the entry.
+    not_author = books.refuse(ForbiddenError, books.recycler, item.id, "corrected", fix)
+    assert (str(not_author), not_author.pointer) == (
+        f"only the org that wrote an entry may correct it (that entry was written by "
+        f"{books.oem.id})",
+        "/data/seq",
     )
-    assert spec.author(FakeWrite(_item(), entries={3: entry}), payload) == "org_author"
-    with pytest.raises(NotFoundError):
-        spec.author(FakeWrite(_item()), payload)
-    other = FakeWrite(_item(), entries={3: replace(entry, item="itm_2")})
-    with pytest.raises(ValidationError, match="is not about item itm_1"):
-        spec.author(other, payload)
-    _, unknown_field = registry.parse_event("corrected", {"seq": 3, "fields": {"site": "x"}})
-    with pytest.raises(ValidationError) as refused:
-        spec.author(FakeWrite(_item(), entries={3: entry}), unknown_field)
-    assert refused.value.pointer == "/data/fields/site"
+    missing = books.refuse(NotFoundError, books.oem, item.id, "corrected", {**fix, "seq": 999})
+    assert (str(missing), missing.pointer) == ("no entry 999", "/data/seq")
+    elsewhere = books.refuse(
+        ValidationError, books.oem, item.id, "corrected", {**fix, "seq": other.head_seq}
+    )
+    assert (str(elsewhere), elsewhere.pointer) == (
+        f"entry {other.head_seq} is not about item {item.id}",
+        "/data/seq",
+    )
+    no_field = books.refuse(
+        ValidationError, books.oem, item.id, "corrected", {**fix, "fields": {"site": "x"}}
+    )
+    assert no_field.pointer == "/data/fields/site"
+
+    written = books.record(books.oem, item.id, "corrected", fix)
+    assert _entries(written) == [(books.oem.id, item.id, "corrected", fix)]
 
 
 def test_terminal_states_are_where_some_event_leads() -> None:

@@ -36,6 +36,7 @@ from hashing import (
     verify_inclusion,
 )
 from ledger import items, orgs
+from ledger.commit import Tx
 from ledger.domain import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
@@ -68,12 +69,14 @@ def fill(ledger: Ledger, oem: OrgRecord, size: int) -> None:
             left = size - r.size()
         if left <= 0:
             return
-        ledger.write(
-            lambda tx, n=min(batch, left): [
+
+        def register_batch(tx: Tx, n: int = min(batch, left)) -> list[items.Written]:
+            return [
                 items.register(tx, oem, {"kind": "pv_module", "code": f"PV-T-{next(serial):06d}"})
                 for _ in range(n)
             ]
-        )
+
+        ledger.write(register_batch)
 
 
 def stored_leaves(store: SqlStore) -> list[bytes]:
