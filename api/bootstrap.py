@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from api.settings import Settings
 from hashing import generate_private_key, save_private_key
 from ledger import reads
-from ledger.domain import Role
+from ledger.lifecycle import Role
 from ledger.orgs import Created, create_org
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore

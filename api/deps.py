@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.settings import Settings
 from ledger.commit import Tx
-from ledger.domain import Role
 from ledger.errors import AuthError, ForbiddenError, ValidationError
 from ledger.idempotency import Idempotency
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
 from ledger.transparency import Transparency

@@ -22,8 +22,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ledger.domain import Role
 from ledger.events import ItemKind
+from ledger.lifecycle import Role
 from ledger.registry import EVENTS, RECORDABLE
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from typing import Any, Generic, TypeVar
 
 from ledger import domain
 from ledger.chain import ZERO_HASH, Entry, build_entry
-from ledger.domain import Item
 from ledger.errors import LedgerError
 from ledger.ids import IdSource
+from ledger.lifecycle import Item
 from ledger.store.base import CodeKey, Store, Writer
 
 __all__ = ["GroupCommit", "Job", "Tx"]

@@ -4,11 +4,11 @@ Owns how the event registry's rules apply: whether an org may record an event
 on an item now (``check_event``, ``allowed_events``), who may register an item,
 and the fold that turns log entries into item state (the ``items``
 projection). The rules themselves, one row per event type, are
-``ledger.registry``'s; the values they speak of are ``ledger.lifecycle``'s and
-are re-exported here. Pure: it takes values (the item as it stands, the acting
-org, the validated payload) and either returns the next value or raises a
-``LedgerError``. Reading and writing rows, the clock and ids are the caller's
-job (``ledger/items.py``).
+``ledger.registry``'s; the values they speak of are ``ledger.lifecycle``'s.
+Pure: it takes values (the item as it stands, the acting org, the validated
+payload) and either returns the next value or raises a ``LedgerError``.
+Reading and writing rows, the clock and ids are the caller's job
+(``ledger/items.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,7 @@ from ledger.errors import ForbiddenError, IllegalTransitionError, ValidationErro
 from ledger.events import ItemKind
 from ledger.lifecycle import (
     CONTAINS,
-    CUSTODIANS,
     ITEM_WRITERS,
-    KEY_ISSUED,
-    KEY_REVOKED,
-    NON_TERMINAL,
-    ORG_CREATED,
-    REGISTERED,
     TERMINAL,
     Item,
     Org,
@@ -35,35 +29,15 @@ from ledger.lifecycle import (
     State,
     Who,
 )
-
-# The checks one event adds live in its registry entry; re-exported with the rest.
-from ledger.registry import EVENTS, check_children, check_mass_balance, check_transfer
+from ledger.registry import EVENTS
 
 __all__ = [
-    "CONTAINS",
-    "CUSTODIANS",
-    "ITEM_WRITERS",
-    "KEY_ISSUED",
-    "KEY_REVOKED",
     "LIFECYCLE",
-    "NON_TERMINAL",
-    "ORG_CREATED",
-    "REGISTERED",
-    "TERMINAL",
-    "Item",
-    "Org",
-    "Role",
-    "Rule",
-    "State",
-    "Who",
     "allowed_events",
     "apply_entry",
-    "check_children",
     "check_event",
-    "check_mass_balance",
     "check_parent",
     "check_registrant",
-    "check_transfer",
     "registered_item",
 ]
 

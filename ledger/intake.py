@@ -15,10 +15,10 @@ from typing import Any
 from ledger import domain
 from ledger.chain import Entry
 from ledger.commit import Tx
-from ledger.domain import Item
 from ledger.errors import DuplicateInDeliveryError, LedgerError
 from ledger.events import Collected, dump, parse_model
 from ledger.idempotency import Refusal
+from ledger.lifecycle import Item
 from ledger.records import OrgRecord
 from ledger.scan import ScanTarget, resolve_scans
 

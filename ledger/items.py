@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import codes, domain, registry
+from ledger import codes, domain, lifecycle, registry
 from ledger.chain import Entry, parse_entry
 from ledger.commit import Tx
-from ledger.domain import Item, Org
 from ledger.errors import DuplicateError, LedgerError, NotFoundError
 from ledger.events import ItemKind, Registration, dump, parse_model
 from ledger.idempotency import Refusal
+from ledger.lifecycle import Item, Org
 from ledger.records import OrgRecord
 
 __all__ = [
@@ -46,7 +46,7 @@ class ItemView:
 
     @property
     def terminal(self) -> bool:
-        return self.item.state in domain.TERMINAL
+        return self.item.state in lifecycle.TERMINAL
 
 
 def view_item(item: Item, children: Sequence[str]) -> ItemView:
@@ -149,7 +149,7 @@ def _register(tx: Tx, actor: OrgRecord, raw: Any, pointer: str) -> tuple[Item, l
         domain.check_parent(reg.kind, parent, actor.as_actor())
     _check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
     item_id = tx.ids.new("itm")
-    entry = tx.append(actor.id, None, item_id, domain.REGISTERED, dump(reg))
+    entry = tx.append(actor.id, None, item_id, lifecycle.REGISTERED, dump(reg))
     return tx.new_items[item_id], [entry]
 
 
@@ -207,7 +207,7 @@ def record_event(tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_da
         spec.on_write(write, payload, data)
     entries = [tx.append(actor.id, item, item_id, event_type, data)]
     for new_id, registration in write.follow_ups:
-        entries.append(tx.append(actor.id, None, new_id, domain.REGISTERED, registration))
+        entries.append(tx.append(actor.id, None, new_id, lifecycle.REGISTERED, registration))
     after = tx.item(item_id) or item
     return Written(after, tx.children(item_id), entries)
 

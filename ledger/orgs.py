@@ -12,11 +12,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from ledger import domain
+from ledger import lifecycle
 from ledger.chain import Entry
 from ledger.commit import Tx
-from ledger.domain import Role
 from ledger.errors import AuthError, DuplicateError, NotFoundError
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.store.base import ProjectionReader
 
@@ -128,7 +128,7 @@ def create_org(
         actor_id,
         None,
         None,
-        domain.ORG_CREATED,
+        lifecycle.ORG_CREATED,
         {"id": org.id, "name": name, "role": role.value, "region": region},
     )
     tx.writer.insert_org(org, entry.seq)
@@ -150,7 +150,7 @@ def issue_key(tx: Tx, actor: OrgRecord, org_id: str) -> KeyIssued:
 def _issue(tx: Tx, actor_id: str, org_id: str, api_key: str | None) -> KeyIssued:
     secret = api_key or KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = tx.ids.new("key")
-    entry = tx.append(actor_id, None, None, domain.KEY_ISSUED, {"key": key_id, "org": org_id})
+    entry = tx.append(actor_id, None, None, lifecycle.KEY_ISSUED, {"key": key_id, "org": org_id})
     tx.writer.insert_key(key_id, org_id, hash_api_key(secret), entry.seq)
     return KeyIssued(key_id, org_id, secret, entry)
 
@@ -167,6 +167,8 @@ def revoke_key(tx: Tx, actor: OrgRecord, key_id: str) -> KeyRevoked:
         raise NotFoundError(f"no API key {key_id}")
     if key.revoked:
         raise DuplicateError(f"API key {key_id} is revoked already")
-    entry = tx.append(actor.id, None, None, domain.KEY_REVOKED, {"key": key_id, "org": key.org_id})
+    entry = tx.append(
+        actor.id, None, None, lifecycle.KEY_REVOKED, {"key": key_id, "org": key.org_id}
+    )
     tx.writer.revoke_key(key_id, entry.seq)
     return KeyRevoked(key_id, entry)

@@ -31,8 +31,8 @@ from typing import Any
 
 from hashing import Verifier
 from ledger.chain import Entry, StoredEntry
-from ledger.domain import TERMINAL, Item, Org, Role
 from ledger.errors import AuditFailure
+from ledger.lifecycle import TERMINAL, Item, Org, Role
 from ledger.registry import ORG_FIELDS, PERSONAL_FIELDS, SUCCESSORS
 from ledger.verify import open_checkpoint_note, verify_item_history
 

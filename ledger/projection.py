@@ -11,7 +11,7 @@ from dataclasses import fields
 
 from ledger import domain
 from ledger.chain import parse_entry
-from ledger.domain import Item
+from ledger.lifecycle import Item
 from ledger.store.base import Store
 
 __all__ = ["projection_differences", "rebuild_projection", "replay"]

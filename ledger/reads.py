@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import domain
+from ledger import domain, lifecycle
 from ledger.chain import Entry, StoredEntry, parse_entry
-from ledger.domain import Item, Org
 from ledger.errors import NotFoundError
 from ledger.items import ItemView, view_item
+from ledger.lifecycle import Item, Org
 from ledger.orgs import OrgCache, authenticate
 from ledger.passport import Access, build_passport, check_history, successors
 from ledger.records import CheckpointRecord, OrgRecord
@@ -124,7 +124,7 @@ def scan(
         item = resolve_scan(r, target)
         holder = orgs.get(r, item.holder)
         # Kinds that contain nothing (cells, PV modules, blades) have no children.
-        children = r.children(item.id) if domain.CONTAINS[item.kind] else []
+        children = r.children(item.id) if lifecycle.CONTAINS[item.kind] else []
     return ScanView(
         view_item(item, children),
         holder,

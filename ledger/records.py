@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger.domain import Org, Role
+from ledger.lifecycle import Org, Role
 
 __all__ = ["CheckpointRecord", "IdempotentAnswer", "KeyRecord", "OrgRecord"]
 

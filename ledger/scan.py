@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ledger import codes
-from ledger.domain import Item
 from ledger.errors import (
     AmbiguousScanError,
     InvalidCodeError,
@@ -38,6 +37,7 @@ from ledger.errors import (
 )
 from ledger.events import ItemKind
 from ledger.ids import ID_RE
+from ledger.lifecycle import Item
 from ledger.store.base import ProjectionReader
 
 __all__ = [

@@ -48,9 +48,9 @@ from hashing import (
 from hashing.note import add_cosignature
 from ledger import items, orgs
 from ledger.chain import ZERO_HASH, StoredEntry, build_entry, parse_entry
-from ledger.domain import Role
 from ledger.errors import AuditFailure, AuditUnavailableError
 from ledger.ids import IdSource
+from ledger.lifecycle import Role
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from ledger.transparency import Transparency

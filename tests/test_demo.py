@@ -11,9 +11,9 @@ import pytest
 from api.bootstrap import create_admin, utc_now
 from api.cli.demo import DemoWorld, build_demo, is_fresh
 from ledger.chain import parse_entry
-from ledger.domain import Role, State
 from ledger.errors import ConflictError
 from ledger.events import ItemKind
+from ledger.lifecycle import Role, State
 from ledger.projection import projection_differences
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore

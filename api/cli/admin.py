@@ -15,7 +15,7 @@ from api.bootstrap import create_admin, has_admin, prepare
 from api.cli.console import console, open_ledger, out, progress_bar
 from api.settings import get_settings
 from ledger import reads
-from ledger.domain import Role
+from ledger.lifecycle import Role
 from ledger.orgs import create_org
 from ledger.projection import projection_differences, rebuild_projection
 from ledger.verify import verify_log

@@ -47,10 +47,10 @@ from api.cli.demo_data import (
 )
 from api.cli.demo_life import LifeBuilder
 from ledger.commit import Tx
-from ledger.domain import Role
 from ledger.errors import ConflictError
 from ledger.events import ItemKind
 from ledger.items import record_event, register
+from ledger.lifecycle import Role
 from ledger.orgs import create_org
 from ledger.service import Ledger
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from ledger.domain import Role
 from ledger.events import ItemKind
 from ledger.items import Written
+from ledger.lifecycle import Role
 
 # handle, name, role, region
 ORGS: tuple[tuple[str, str, Role, str], ...] = (

@@ -12,7 +12,7 @@ from api.problems import WRITE_PROBLEMS
 from api.scans import read_scans
 from api.schemas import IntakeOut, IntakeRequest
 from ledger import intake as dock
-from ledger.domain import Role
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 
 router = APIRouter(prefix="/v1", tags=["intake"])

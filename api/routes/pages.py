@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import LedgerDep
 from ledger import reads
-from ledger.domain import State
 from ledger.events import ItemKind
+from ledger.lifecycle import State
 
 router = APIRouter(tags=["pages"])
 

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RegulatorDep, TransparencyDep, require
 from api.problems import READ_PROBLEMS, WRITE_PROBLEMS, in_query
 from api.problems import responses as problems
-from ledger.domain import Role
 from ledger.errors import ValidationError
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 
 router = APIRouter(prefix="/v1/log", tags=["verification"])

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from hashing import NodeId
 from ledger.chain import Entry, StoredEntry
-from ledger.domain import Item
+from ledger.lifecycle import Item
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
 
 __all__ = [

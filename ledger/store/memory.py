@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.chain import Entry, StoredEntry
 from ledger.codes import code_scope
-from ledger.domain import Item
 from ledger.errors import ConcurrentAppendError, DuplicateError
+from ledger.lifecycle import Item
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
 

@@ -1,7 +1,7 @@
 """The projection on SQL: items, orgs, keys, checkpoints, witnesses, answers.
 
 Owns the statements of ``ledger.store.sql`` for everything beside the log.
-Rows become the ledger's own values (``ledger.domain.Item``,
+Rows become the ledger's own values (``ledger.lifecycle.Item``,
 ``ledger.records``) here and nowhere else.
 """
 
@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ledger.codes import code_scope
-from ledger.domain import Item, Role, State
 from ledger.errors import DuplicateError
 from ledger.events import ItemKind
+from ledger.lifecycle import Item, Role, State
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
 from ledger.store.sql_log import insert_rows

@@ -65,7 +65,7 @@ def verify_item_history(
     """
     # Imported here: the domain brings pydantic, which the offline audit's worker
     # processes (they import this package) do not need.
-    from ledger.domain import REGISTERED
+    from ledger.lifecycle import REGISTERED
 
     if not rows:
         raise AuditFailure(f"item {item_id}", "the item has no entries")

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from ledger.domain import LIFECYCLE, TERMINAL, State
+from ledger.domain import LIFECYCLE
+from ledger.lifecycle import TERMINAL, State
 from tests.conftest import World
 from tests.factories import Org, battery_code, event, event_data, register, registration, to_state
 

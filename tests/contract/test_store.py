@@ -30,9 +30,9 @@ import pytest
 from hashing import EMPTY_ROOT, NodeId, root_from_leaves
 from ledger.chain import ZERO_HASH, Entry, StoredEntry, build_entry
 from ledger.codes import code_scope
-from ledger.domain import Item, Role, State
 from ledger.errors import ConcurrentAppendError, DuplicateError
 from ledger.events import ItemKind
+from ledger.lifecycle import Item, Role, State
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey, LogReader, Reader, Store, Writer
 from ledger.transparency import tree_root

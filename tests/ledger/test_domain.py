@@ -9,18 +9,11 @@ import pytest
 
 from ledger.domain import (
     LIFECYCLE,
-    Item,
-    Org,
-    Role,
-    State,
     allowed_events,
     apply_entry,
-    check_children,
     check_event,
-    check_mass_balance,
     check_parent,
     check_registrant,
-    check_transfer,
 )
 from ledger.errors import (
     ForbiddenError,
@@ -30,6 +23,8 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.events import Dismantled, ItemKind, Recycled, parse_model
+from ledger.lifecycle import Item, Org, Role, State
+from ledger.registry import check_children, check_mass_balance, check_transfer
 
 WRITERS = {"oem", "operator", "recycler"}
 NON_TERMINAL = {"registered", "in_service", "retired", "collected", "assessed"}

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ledger import items, orgs
-from ledger.domain import Role
 from ledger.errors import IdempotencyConflictError, ValidationError
 from ledger.idempotency import Idempotency
+from ledger.lifecycle import Role
 from ledger.records import IdempotentAnswer, OrgRecord
 from ledger.service import Ledger
 from ledger.store.memory import MemoryStore

@@ -18,11 +18,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import domain, items, orgs
+from ledger import domain, items, lifecycle, orgs
 from ledger.chain import parse_entry
-from ledger.domain import CONTAINS, ITEM_WRITERS, LIFECYCLE, Role, State
+from ledger.domain import LIFECYCLE
 from ledger.events import ItemKind
 from ledger.items import Written
+from ledger.lifecycle import CONTAINS, ITEM_WRITERS, Role, State
 from ledger.projection import projection_differences, rebuild_projection, replay
 from ledger.records import OrgRecord
 from ledger.service import Ledger
@@ -104,7 +105,7 @@ def _recycled(draw: st.DrawFn) -> dict[str, Any]:
 def _payload(
     draw: Callable[[st.SearchStrategy[Any]], Any],
     event_type: str,
-    item: domain.Item,
+    item: lifecycle.Item,
     cast: dict[str, OrgRecord],
 ) -> dict[str, Any]:
     if event_type == "installed":
@@ -148,7 +149,7 @@ def _expect(model: dict[str, tuple[str, str]], written: Written) -> None:
     """Fold a write into the expected (state, holder) of each item, from the table."""
     for entry in written.entries:
         assert entry.item is not None
-        if entry.type == domain.REGISTERED:
+        if entry.type == lifecycle.REGISTERED:
             model[entry.item] = ("registered", entry.actor)
             continue
         state, holder = model[entry.item]

@@ -24,17 +24,7 @@ from api.routes.passport import _FACT_LABELS, EVENT_NAMES, STATE_NAMES
 from api.schemas import EventCreate
 from ledger import items, orgs, registry
 from ledger.chain import StoredEntry
-from ledger.domain import (
-    LIFECYCLE,
-    REGISTERED,
-    TERMINAL,
-    Item,
-    Org,
-    Role,
-    State,
-    allowed_events,
-    apply_entry,
-)
+from ledger.domain import LIFECYCLE, allowed_events, apply_entry
 from ledger.errors import (
     DuplicateError,
     ForbiddenError,
@@ -45,7 +35,7 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.events import ItemKind, dump, parse_model
-from ledger.lifecycle import Who
+from ledger.lifecycle import REGISTERED, TERMINAL, Item, Org, Role, State, Who
 from ledger.records import OrgRecord
 from ledger.registry import EVENTS, RECORDABLE
 from ledger.service import Ledger

@@ -37,7 +37,7 @@ from hashing import (
 )
 from ledger import items, orgs
 from ledger.commit import Tx
-from ledger.domain import Role
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
