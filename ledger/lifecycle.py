@@ -5,8 +5,7 @@ which kinds contain which) and ``EventSpec``, the shape of one row of the event
 registry: its ``Rule`` (who, from which states, to which state), its effect on
 the item, its words for people, an example, and its write-time hooks with the
 ``WriteContext`` they are given. The rows are ``ledger.registry``'s; applying
-them (checks, ``allowed_events``, the fold) is ``ledger.domain``'s, which
-re-exports these names: import them from there.
+them (checks, ``allowed_events``, the fold) is ``ledger.domain``'s.
 
 Pure: values and types only, no I/O.
 """
