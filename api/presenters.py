@@ -1,7 +1,8 @@
 """Ledger values as the API shows them: the one place each wire shape is built.
 
 Owns the turning of ledger results (``ItemView``, ``Written``, ``Registered``,
-``Intake``, ``Created``, …) into the JSON-ready shapes of ``api.schemas``. A
+``Intake``, ``Created``, …) into the JSON-ready shapes of ``api.schemas``, and of
+``LabelSubject`` into what a printed label shows. A
 write's first answer and its idempotent replay both come through here, so the
 two cannot differ; routes declare the response model and FastAPI checks it.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from api.problems import ledger_problem
+from labels import LabelInfo
 from ledger.chain import Entry
+from ledger.errors import ValidationError
 from ledger.intake import Intake
 from ledger.items import ItemView, Registered, Written
 from ledger.orgs import Created, KeyIssued, KeyRevoked
-from ledger.reads import EntriesPage, History, ScanView
+from ledger.reads import EntriesPage, History, LabelSubject, ScanView
 from ledger.records import OrgRecord
 from ledger.verify import VerifyReport
 
@@ -147,3 +150,27 @@ def entries_page(value: EntriesPage) -> dict[str, Any]:
 
 def verify_report(value: VerifyReport) -> dict[str, Any]:
     return {"ok": value.ok, "size": value.size, "first_bad": value.first_bad, "head": value.head}
+
+
+def _printable_name(name: str, fallback: str) -> str:
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in name).split())
+    return text[:200] or fallback
+
+
+def label_info(subject: LabelSubject) -> LabelInfo:
+    """What the label of an item shows; the manufacturer by name.
+
+    Raises:
+        ValidationError: the code cannot be printed on a label (too long).
+    """
+    item, maker = subject.item, subject.manufacturer
+    name = maker.name if maker is not None else item.manufacturer
+    try:
+        return LabelInfo(
+            item_id=item.id,
+            code=item.code,
+            kind=item.kind.value,
+            manufacturer=_printable_name(name, item.manufacturer),
+        )
+    except ValueError as exc:
+        raise ValidationError(f"item {item.id} cannot be labelled: {exc}") from None

@@ -34,11 +34,13 @@ __all__ = [
     "Overview",
     "ScanView",
     "entries_page",
+    "find_org",
     "history",
     "item_view",
     "label_subject",
     "label_subjects",
     "list_orgs",
+    "log_size",
     "overview",
     "passport",
     "scan",
@@ -153,6 +155,18 @@ def list_orgs(store: Store) -> list[OrgRecord]:
     """Every org, oldest first."""
     with store.reader() as r:
         return r.orgs()
+
+
+def find_org(store: Store, id_or_name: str) -> OrgRecord | None:
+    """An org by its id or, failing that, its name."""
+    with store.reader() as r:
+        return r.org(id_or_name) or r.org_by_name(id_or_name)
+
+
+def log_size(store: Store) -> int:
+    """How many entries the log holds."""
+    with store.reader() as r:
+        return r.size()
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,7 @@ def _add_demo_world() -> None:
 def verify() -> None:
     """Re-hash every entry and check both chains; exit 1 naming the first bad entry."""
     ledger = open_ledger()
-    with ledger.store.reader() as r:
-        total = r.size()
+    total = reads.log_size(ledger.store)
     with progress_bar() as bar:
         task = bar.add_task("verifying entries", total=total)
         report = verify_log(ledger.store, progress=lambda done: bar.update(task, completed=done))

@@ -9,7 +9,7 @@ audit, the live audit and its state, every check.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +27,8 @@ from ledger.verify import (
     audit_server,
     bundle_size,
     export_server,
+    export_store,
     start_bundle,
-    write_bundle,
 )
 
 __all__ = ["audit", "default_state_path", "export", "export_database", "httpx_fetch"]
@@ -87,34 +87,7 @@ def export_database(target: Path, *, publish: bool, tick: Tick) -> dict[str, Any
         tlog = Transparency(store, key, settings.log_name, utc_now)
         if publish:
             tlog.publish()
-        with store.reader() as r:
-            size = r.size()
-            notes = [
-                (c.size, c.note + "".join(f"{line}\n" for line in r.cosignature_lines(c.size)))
-                for c in r.checkpoints()
-                if c.size <= size
-            ]
-            witnesses = r.witness_keys()
-
-        def entries() -> Iterator[bytes]:
-            # Entries never change once written: reading up to ``size`` needs no snapshot.
-            with store.reader() as r:
-                for row in r.iter_entries():
-                    if row.seq >= size:
-                        return
-                    yield row.body
-
-        start_bundle(target, create=True)
-        return write_bundle(
-            target,
-            vkey=tlog.vkey,
-            notes=notes,
-            witnesses=witnesses,
-            entries=entries(),
-            size=size,
-            source="database",
-            tick=tick,
-        )
+        return export_store(store, target, vkey=tlog.vkey, tick=tick)
     except AuditUnavailableError:
         raise
     except LedgerError as exc:

@@ -46,6 +46,7 @@ from api.cli.demo_data import (
     Track,
 )
 from api.cli.demo_life import LifeBuilder
+from ledger import reads
 from ledger.commit import Tx
 from ledger.errors import ConflictError
 from ledger.events import ItemKind
@@ -68,8 +69,8 @@ class DemoWorld:
 
 def is_fresh(ledger: Ledger) -> bool:
     """True when the ledger holds no items and no org but an admin (the demo's precondition)."""
-    with ledger.store.reader() as r:
-        return r.count_items() == 0 and all(o.role == Role.ADMIN for o in r.orgs())
+    items = sum(reads.overview(ledger.store, recent=0).counts.values())
+    return items == 0 and all(o.role == Role.ADMIN for o in reads.list_orgs(ledger.store))
 
 
 def build_demo(
@@ -87,15 +88,16 @@ def build_demo(
         raise ConflictError(
             "the demo world is only added to a ledger with no items and no orgs besides the admin"
         )
-    with ledger.store.reader() as r:
-        size_before = r.size()
+    size_before = reads.log_size(ledger.store)
     # Not for secrets: a seeded generator makes the same world every time.
     builder = _Builder(ledger, random.Random(seed))  # noqa: S311
     builder.create_orgs()
     builder.plan()
     builder.run(progress)
-    with ledger.store.reader() as r:
-        return DemoWorld(items=r.count_items(), entries=r.size() - size_before, keys=builder.keys)
+    seen = reads.overview(ledger.store, recent=0)
+    return DemoWorld(
+        items=sum(seen.counts.values()), entries=seen.size - size_before, keys=builder.keys
+    )
 
 
 class _Builder(LifeBuilder):
@@ -108,8 +110,8 @@ class _Builder(LifeBuilder):
     # -- orgs -----------------------------------------------------------------
 
     def create_orgs(self) -> None:
-        with self.ledger.store.reader() as r:
-            admin = next((o for o in r.orgs() if o.role == Role.ADMIN), None)
+        orgs = reads.list_orgs(self.ledger.store)
+        admin = next((o for o in orgs if o.role == Role.ADMIN), None)
         if admin is None:
             created = create_admin(self.ledger)
             admin = created.org

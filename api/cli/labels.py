@@ -1,8 +1,7 @@
 """``retrace labels``: QR labels of many items, as a PDF sheet and/or PNG files.
 
-Owns the command; which items and what a label shows are the ledger's
-(``ledger.reads``) and the label route's (``api.routes.labels.label_info``), drawing is
-the ``labels`` package's.
+Owns the command; which items are the ledger's (``ledger.reads``), what a label
+shows is ``api.presenters.label_info``'s, drawing is the ``labels`` package's.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ def labels(
     dpi: Annotated[int, typer.Option(min=72, max=1200, help="PNG resolution")] = 300,
 ) -> None:
     """Print QR labels: a PDF sheet (A4 grid or roll) and/or one PNG per item."""
-    from api.routes.labels import label_info
+    from api.presenters import label_info
     from labels import SheetLayout, render_png, render_sheet_pdf
 
     if out_pdf is None and png_dir is None:
@@ -60,13 +59,13 @@ def labels(
     settings = get_settings()
     ledger = open_ledger()
     ids = list(item or [])
-    with ledger.store.reader() as r:
-        if all_registered_by is not None:
-            org = r.org(all_registered_by) or r.org_by_name(all_registered_by)
-            if org is None:
-                console.print(f"error: no org {all_registered_by!r} (give its id or name)")
-                raise typer.Exit(2)
-            ids += [found.id for found in r.items_registered_by(org.id)]
+    if all_registered_by is not None:
+        org = reads.find_org(ledger.store, all_registered_by)
+        if org is None:
+            console.print(f"error: no org {all_registered_by!r} (give its id or name)")
+            raise typer.Exit(2)
+        made = reads.label_subjects(ledger.store, registered_by=org.id)
+        ids += [subject.item.id for subject in made]
     if not ids:
         console.print("error: no items: give --item ID or --all-registered-by ORG")
         raise typer.Exit(2)

@@ -1,9 +1,10 @@
 """QR labels: one item's label as PNG or SVG, many as a printable PDF sheet or roll.
 
-Reads items and their manufacturers' names from the ledger and hands
-``LabelInfo`` values to the ``labels`` package, which draws them; reads a
-scanned label URL back to an item id for the scan and intake routes
-(``scan_target``). Labels encode ``<public base url>/p/<item id>``.
+Reads items and their manufacturers' names from the ledger
+(``ledger.reads.label_subjects``), presents them as ``LabelInfo`` values
+(``api.presenters.label_info``) and hands them to the ``labels`` package, which
+draws them. Labels encode ``<public base url>/p/<item id>``; reading one back
+from scanned text is ``api.scans``'s.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import presenters
 from api.deps import CallerDep, LedgerDep, SettingsDep
 from api.problems import responses as problems
 from api.schemas import LabelSheetRequest, SheetLayoutIn
 from labels import LabelInfo, SheetLayout, render_png, render_sheet_pdf, render_svg
 from ledger import reads
 from ledger.errors import ValidationError
-from ledger.reads import LabelSubject
 from ledger.service import Ledger
 
 router = APIRouter(prefix="/v1", tags=["labels"])
@@ -51,32 +52,8 @@ def _binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]
     }
 
 
-def _printable_name(name: str, fallback: str) -> str:
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in name).split())
-    return text[:200] or fallback
-
-
-def label_info(subject: LabelSubject) -> LabelInfo:
-    """What the label of an item shows; the manufacturer by name.
-
-    Raises:
-        ValidationError: the code cannot be printed on a label (too long).
-    """
-    item, maker = subject.item, subject.manufacturer
-    name = maker.name if maker is not None else item.manufacturer
-    try:
-        return LabelInfo(
-            item_id=item.id,
-            code=item.code,
-            kind=item.kind.value,
-            manufacturer=_printable_name(name, item.manufacturer),
-        )
-    except ValueError as exc:
-        raise ValidationError(f"item {item.id} cannot be labelled: {exc}") from None
-
-
 def _one_label(ledger: Ledger, item_id: str) -> LabelInfo:
-    return label_info(reads.label_subject(ledger.store, item_id))
+    return presenters.label_info(reads.label_subject(ledger.store, item_id))
 
 
 def _render_error(exc: ValueError) -> ValidationError:
@@ -169,7 +146,8 @@ async def label_sheet(
     layout = sheet_layout(body.layout)
 
     def render() -> bytes:
-        infos = [label_info(s) for s in reads.label_subjects(ledger.store, body.item_ids)]
+        subjects = reads.label_subjects(ledger.store, body.item_ids)
+        infos = [presenters.label_info(s) for s in subjects]
         return render_sheet_pdf(infos, settings.public_base_url, layout)
 
     pdf = await run_in_threadpool(render)

@@ -20,12 +20,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hashing import HashingError, Verifier, leaf_hash, parse_verifier_key
 from ledger.errors import AuditFailure, AuditUnavailableError
 from ledger.verify.audit import AuditSummary, BlockResult, LogAuditor, check_text_block
 from ledger.verify.trust import check_log_key, open_checkpoints
+
+if TYPE_CHECKING:  # the audit's worker processes import this module: keep them light
+    from ledger.store.base import Store
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -69,6 +72,51 @@ def start_bundle(target: Path, *, create: bool = False) -> None:
         raise AuditUnavailableError(f"{target} exists and is not an empty directory")
     if create:
         (target / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+
+
+def export_store(store: Store, target: Path, *, vkey: str, tick: Tick) -> dict[str, Any]:
+    """Export a store's log to a bundle at ``target``: every entry up to the log's size
+    when the export starts, every checkpoint within it with its cosignatures, the
+    witnesses' keys.
+
+    Args:
+        vkey: the log's verifier key.
+
+    Returns:
+        The bundle's manifest.
+
+    Raises:
+        AuditUnavailableError: ``target`` is not empty, or the entries changed under us.
+    """
+    start_bundle(target)
+    with store.reader() as r:
+        size = r.size()
+        notes = [
+            (c.size, c.note + "".join(f"{line}\n" for line in r.cosignature_lines(c.size)))
+            for c in r.checkpoints()
+            if c.size <= size
+        ]
+        witnesses = r.witness_keys()
+
+    def entries() -> Iterator[bytes]:
+        # Entries never change once written: reading up to ``size`` needs no snapshot.
+        with store.reader() as r:
+            for row in r.iter_entries():
+                if row.seq >= size:
+                    return
+                yield row.body
+
+    start_bundle(target, create=True)
+    return write_bundle(
+        target,
+        vkey=vkey,
+        notes=notes,
+        witnesses=witnesses,
+        entries=entries(),
+        size=size,
+        source="database",
+        tick=tick,
+    )
 
 
 def write_bundle(
