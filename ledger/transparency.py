@@ -10,6 +10,7 @@ tlog-cosignature/v1 lines from regulators' witness keys. The math is
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,8 +266,6 @@ class Transparency:
 
 
 def _line_key_matches(line: str, verifier: Verifier) -> bool:
-    import base64
-
     try:
         raw = base64.b64decode(line.split(" ", 2)[2], validate=True)
     except (ValueError, IndexError):

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.chain import ZERO_HASH, StoredEntry
 from ledger.errors import AuditFailure
-from ledger.store.base import Store
 from ledger.verify.entry import check_entries
+
+if TYPE_CHECKING:  # the audit's worker processes import this package: keep them light
+    from ledger.store.base import Store
 
 __all__ = ["ChainVerifier", "VerifyReport", "verify_log"]
 
