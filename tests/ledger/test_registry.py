@@ -1,11 +1,11 @@
 """The event registry, and every place derived from it.
 
 Each event type is declared once, in ``ledger.registry``. These tests follow
-every entry to where it is used: the lifecycle table and the events a scan
-offers, the OpenAPI union of ``POST /v1/items/{id}/events`` with its example,
-the passport's words, and the write hooks (run here through the real write
+every entry to where the ledger uses it: the lifecycle table and the events a
+scan offers, the fold, and the write hooks (run here through the real write
 path: ``items.record_event`` on a ``Ledger`` over the in-memory store). A new
-entry that passes them needs no edit elsewhere.
+entry that passes them and ``tests/api/test_event_docs.py`` (the OpenAPI union
+and the passport's words) needs no edit elsewhere.
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs; used for one check
 import pytest
-from fastapi import FastAPI
 
-from api.routes import items as item_routes
-from api.routes.passport import _FACT_LABELS, EVENT_NAMES, STATE_NAMES
-from api.schemas import EventCreate
 from ledger import items, orgs, registry
 from ledger.chain import StoredEntry
 from ledger.domain import LIFECYCLE, allowed_events, apply_entry
@@ -126,45 +121,6 @@ def test_the_fold_applies_the_rule_and_the_effect(name: str) -> None:
     assert (after.head, after.head_seq) == ("ab" * 32, 7)
     # Custody moves with a transfer, and with nothing else.
     assert after.holder == (data["to_org"] if name == "transferred" else before.holder)
-
-
-def _openapi() -> dict[str, Any]:
-    app = FastAPI()
-    app.include_router(item_routes.router)
-    return app.openapi()
-
-
-def test_the_openapi_body_is_a_union_on_type_of_every_event_with_its_example() -> None:
-    doc = _openapi()
-    body = doc["paths"]["/v1/items/{item_id}/events"]["post"]["requestBody"]
-    ref = body["content"]["application/json"]["schema"]["$ref"]
-    union = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    assert union["discriminator"]["propertyName"] == "type"
-    mapping = union["discriminator"]["mapping"]
-    assert set(mapping) == set(RECORDABLE)
-    assert [variant["$ref"] for variant in union["oneOf"]] == [mapping[n] for n in RECORDABLE]
-    check = jsonschema.Draft202012Validator({"$ref": ref, "components": doc["components"]})
-    for name, variant_ref in mapping.items():
-        spec = EVENTS[name]
-        variant = doc["components"]["schemas"][variant_ref.rsplit("/", 1)[1]]
-        assert variant["properties"]["type"]["const"] == name
-        assert variant["properties"]["data"]["$ref"].endswith(f"/{spec.payload.__name__}")
-        (example,) = variant["examples"]
-        assert example == {"type": name, "data": spec.example}
-        check.validate(example)
-        parse_model(spec.payload, example["data"], pointer="/data")
-        # The runtime model stays lenient: the ledger checks data, with pointers.
-        assert EventCreate.model_validate(example).type == name
-
-
-def test_the_passport_has_words_for_every_event_and_state() -> None:
-    assert {name: spec.label for name, spec in EVENTS.items()} == EVENT_NAMES
-    assert EVENT_NAMES["transferred"] == "Custody transferred"
-    assert {name: dict(spec.facts) for name, spec in EVENTS.items()} == _FACT_LABELS
-    assert set(STATE_NAMES) == {s.value for s in State}
-    assert {"vin"} == registry.PERSONAL_FIELDS
-    assert {"to_org"} == registry.ORG_FIELDS
-    assert registry.SUCCESSORS == {"repurposed": "new_item"}
 
 
 # -- the write hooks, through the real write path ------------------------------
