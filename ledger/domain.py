@@ -13,6 +13,7 @@ Reading and writing rows, the clock and ids are the caller's job
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -85,13 +86,14 @@ def check_event(
     actor: Org,
     event_type: str,
     *,
-    holder: Org | None = None,
+    find_org: Callable[[str], Org | None] | None = None,
     corrected_actor: str | None = None,
 ) -> Rule:
     """Check that ``actor`` may record ``event_type`` on ``item`` now.
 
     Args:
-        holder: the org that holds the item (for a message naming it).
+        find_org: looks an org up by id; called only to name the holder in a
+            refusal, so a write that is allowed reads no org.
         corrected_actor: for an event recorded by the author of the entry it
             names (``corrected``), the actor of that entry.
 
@@ -133,6 +135,7 @@ def check_event(
             )
         raise IllegalTransitionError(why, state=item.state.value)
     if not _may_act(item, actor, rule):
+        holder = find_org(item.holder) if find_org is not None else None
         who = holder.label() if holder is not None else item.holder
         raise ForbiddenError(
             f"item {item.id} is held by {who}; only its holder records {event_type}"

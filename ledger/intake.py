@@ -18,7 +18,7 @@ from ledger.commit import Tx
 from ledger.errors import DuplicateInDeliveryError, LedgerError
 from ledger.events import Collected, dump, parse_model
 from ledger.idempotency import Refusal
-from ledger.lifecycle import Item
+from ledger.lifecycle import Item, Org
 from ledger.records import OrgRecord
 from ledger.scan import ScanTarget, resolve_scans
 
@@ -72,6 +72,11 @@ def intake(tx: Tx, actor: OrgRecord, site: str, lines: Sequence[IntakeLine]) -> 
     found = resolve_scans(tx.writer, [line.scanned for line in lines])
     first_line: dict[str, int] = {}
     results: list[IntakeResult] = []
+
+    def org(org_id: str) -> Org | None:
+        found = tx.writer.org(org_id)
+        return found.as_actor() if found is not None else None
+
     for number, (line, item) in enumerate(zip(lines, found, strict=True)):
         if isinstance(item, LedgerError):
             results.append(IntakeResult(number, error=_at_line(item, number)))
@@ -94,13 +99,7 @@ def intake(tx: Tx, actor: OrgRecord, site: str, lines: Sequence[IntakeLine]) -> 
             continue
         first_line[item.id] = number
         try:
-            holder = tx.writer.org(item.holder)
-            domain.check_event(
-                item,
-                actor.as_actor(),
-                "collected",
-                holder=holder.as_actor() if holder else None,
-            )
+            domain.check_event(item, actor.as_actor(), "collected", find_org=org)
             payload = parse_model(
                 Collected,
                 {"site": site, "mass_kg": line.mass_kg},

@@ -194,13 +194,8 @@ def record_event(tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_da
     spec, payload = registry.parse_event(event_type, raw_data)
     write = _EventWrite(tx, actor.id, item)
     author = spec.author(write, payload) if spec.author is not None else None
-    holder = tx.writer.org(item.holder)
     domain.check_event(
-        item,
-        actor.as_actor(),
-        event_type,
-        holder=holder.as_actor() if holder else None,
-        corrected_actor=author,
+        item, actor.as_actor(), event_type, find_org=write.org, corrected_actor=author
     )
     data = dump(payload)
     if spec.on_write is not None:

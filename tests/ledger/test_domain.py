@@ -135,13 +135,22 @@ def test_holder_refusal_names_the_holder() -> None:
     recycler = Org("org_rec", Role.RECYCLER, "Recycler")
     item = _item("retired", holder=holder.id)
     with pytest.raises(ForbiddenError) as refused:
-        check_event(item, recycler, "collected", holder=holder)
+        check_event(item, recycler, "collected", find_org={holder.id: holder}.get)
     assert "Holder Motors (org_holder)" in refused.value.detail
     assert "transferred to you first" in refused.value.detail
     assert refused.value.extra["holder"] == holder.id
     with pytest.raises(ForbiddenError) as refused:
         check_event(item, recycler, "collected")
     assert "org_holder" in refused.value.detail
+
+
+def test_an_allowed_event_looks_no_org_up() -> None:
+    def no_lookup(org_id: str) -> Org | None:
+        raise AssertionError(f"looked up {org_id} for an allowed event")
+
+    item = _item("retired", holder="org_rec")
+    rule = check_event(item, Org("org_rec", Role.RECYCLER), "collected", find_org=no_lookup)
+    assert rule.to_state == State.COLLECTED
 
 
 @pytest.mark.parametrize(
