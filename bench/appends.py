@@ -22,7 +22,6 @@ the same number of similar entries (canonical JSON + SHA-256, chained, with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -32,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -40,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Server, scratch_database, summarize_profile
+from _harness import Server, bearer, profiled, scratch_database, summarize_profile
 
 from ledger.chain import ZERO_HASH, build_entry
 
@@ -91,50 +89,6 @@ def raw_limit(count: int, template: dict[str, Any], repeats: int = 3) -> float:
 
 
 # -- the server ---------------------------------------------------------------------
-
-
-# -- profiling (optional) -----------------------------------------------------------
-
-
-@contextlib.contextmanager
-def profiled(server: Server, seconds: float, out: Path, enabled: bool) -> Iterator[None]:
-    """py-spy every worker for ``seconds`` while the block runs (collapsed stacks)."""
-    if not enabled:
-        yield
-        return
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    procs = []
-    for pid in server.worker_pids():
-        procs.append(
-            subprocess.Popen(
-                [
-                    spy,
-                    "record",
-                    "--pid",
-                    str(pid),
-                    "--duration",
-                    str(max(1, int(seconds))),
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(out.with_suffix(f".{pid}.txt")),
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    try:
-        yield
-    finally:
-        for proc in procs:
-            try:
-                proc.wait(timeout=seconds + 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 _CATEGORIES = [
@@ -199,10 +153,6 @@ def service_appends(database_url: str, org_name: str, count: int) -> float:
         return time.perf_counter() - start
     finally:
         store.dispose()
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def run_wrk(
