@@ -12,6 +12,8 @@ context (for example the current holder of an item).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 
@@ -199,24 +201,31 @@ class StoreUnavailableError(LedgerError):
     title = "Storage unavailable"
 
 
-def _subclasses(cls: type[LedgerError]) -> list[type[LedgerError]]:
-    found = [cls]
-    for sub in cls.__subclasses__():
-        found.extend(_subclasses(sub))
+@cache
+def _classes_by_code() -> dict[str, type[LedgerError]]:
+    found: dict[str, type[LedgerError]] = {}
+    pending: list[type[LedgerError]] = [LedgerError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
     return found
 
 
-def revive(code: str, detail: str, pointer: str | None, extra: dict[str, Any]) -> LedgerError:
-    """The error a ``describe()`` came from, by its ``code`` (a kept refusal read back).
+def revive(described: Mapping[str, Any]) -> LedgerError:
+    """The error a ``describe()`` came from (a refusal kept and read back).
 
     An unknown code gives a plain ``LedgerError`` carrying that code.
     """
-    by_code = {cls.code: cls for cls in reversed(_subclasses(LedgerError))}
-    cls = by_code.get(code, LedgerError)
+    fields = dict(described)
+    code, detail = fields.pop("code"), fields.pop("detail")
+    pointer = fields.pop("pointer", None)
+    fields.pop("title", None)  # the class's own
+    cls = _classes_by_code().get(code, LedgerError)
     error = cls.__new__(cls)
-    LedgerError.__init__(error, detail, pointer=pointer, **extra)
-    if cls is LedgerError and code != LedgerError.code:
+    LedgerError.__init__(error, detail, pointer=pointer, **fields)
+    if cls is LedgerError:
         error.code = code
     if isinstance(error, InvalidCodeError):
-        error.position = extra.get("position")
+        error.position = fields.get("position")
     return error

@@ -45,21 +45,14 @@ Answers kept in another format (older versions kept the rendered answer)
 are not replayed: the retry is refused and asks for a new key."""
 
 
-def _describe(error: LedgerError) -> dict[str, Any]:
-    return {"code": error.code, "detail": error.detail, "pointer": error.pointer, **error.extra}
-
-
 def _revive(value: Any) -> LedgerError:
-    if isinstance(value, LedgerError):
-        return value
-    fields = dict(value)
-    return revive(fields.pop("code"), fields.pop("detail"), fields.pop("pointer", None), fields)
+    return value if isinstance(value, LedgerError) else revive(value)
 
 
 Refusal = Annotated[
     LedgerError,
     pydantic.PlainValidator(_revive),
-    pydantic.PlainSerializer(_describe, return_type=dict[str, Any]),
+    pydantic.PlainSerializer(LedgerError.describe, return_type=dict[str, Any]),
 ]
 """A refusal inside a result (one line of a bulk write): kept by its code and fields."""
 

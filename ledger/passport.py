@@ -52,13 +52,6 @@ def access_for(role: Role | None) -> Access:
     return Access.REGULATOR if role is Role.REGULATOR else Access.INTERESTED
 
 
-# Event data kept from readers with a legitimate interest (personal data, such
-# as a VIN), and fields that name an org (shown by name below the regulator
-# tier): the event registry declares both.
-_PERSONAL_FIELDS = PERSONAL_FIELDS
-_ORG_FIELDS = ORG_FIELDS
-
-
 @dataclass(frozen=True)
 class HistoryCheck:
     """The outcome of checking one item's history.
@@ -175,8 +168,10 @@ def _data_for(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str
     if access is Access.REGULATOR:
         # Exactly the signed data, so the entry's bytes can be rebuilt and re-hashed.
         return dict(entry.data)
-    data = {k: v for k, v in entry.data.items() if k not in _PERSONAL_FIELDS}
-    for name in _ORG_FIELDS & set(data):
+    # Personal data (a VIN) is kept from readers with a legitimate interest, and a
+    # field naming an org shows its name: the event registry declares both lists.
+    data = {k: v for k, v in entry.data.items() if k not in PERSONAL_FIELDS}
+    for name in ORG_FIELDS & set(data):
         data[name] = _org(str(data[name]), orgs, access)["name"]
     return data
 
@@ -202,7 +197,7 @@ def _event(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str, A
                 "sig": entry.sig,
                 "names": {
                     name: _org(str(entry.data[name]), orgs, access)["name"]
-                    for name in sorted(_ORG_FIELDS & set(entry.data))
+                    for name in sorted(ORG_FIELDS & set(entry.data))
                 },
             }
         )
