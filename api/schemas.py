@@ -24,7 +24,7 @@ from pydantic_core import CoreSchema
 
 from ledger.events import ItemKind
 from ledger.lifecycle import Role
-from ledger.registry import EVENTS, RECORDABLE
+from ledger.registry import EVENTS, PACK_CODE, RECORDABLE
 
 if TYPE_CHECKING:
     EventType = str
@@ -32,8 +32,6 @@ else:
     # The event types recorded on an item, from the registry, in its order
     # (a refusal lists them in that order).
     EventType = Literal[RECORDABLE]
-
-PACK_CODE = "CATPB01A1B2C3DB340000001"
 
 
 class _Request(BaseModel):

@@ -55,6 +55,7 @@ from ledger.lifecycle import (
 __all__ = [
     "EVENTS",
     "ORG_FIELDS",
+    "PACK_CODE",
     "PERSONAL_FIELDS",
     "RECORDABLE",
     "SUCCESSORS",
@@ -64,6 +65,7 @@ __all__ = [
     "parse_event",
 ]
 
+# Codes and ids of the documentation's examples (the API's OpenAPI document uses them too).
 PACK_CODE = "CATPB01A1B2C3DB340000001"  # GB/T 34014: CAT, pack, 2021-03-04, serial 1
 MODULE_CODE = "CATMB01A1B2C3DB340000002"
 SECOND_LIFE_CODE = "CATPB01A1B2C3DB340000003"
