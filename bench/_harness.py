@@ -41,6 +41,23 @@ def free_port() -> int:
         return port
 
 
+def server_env(database_url: str, workdir: Path, admin_key: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``retrace serve`` on a scratch database: this process's,
+    without any ``RETRACE_*`` of its own, plus the scratch settings and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETRACE_")}
+    env.update(
+        {
+            "RETRACE_DATABASE_URL": database_url,
+            "RETRACE_ENVIRONMENT": "test",
+            "RETRACE_LOG_KEY_FILE": str(workdir / "log.key"),
+            "RETRACE_BOOTSTRAP_ADMIN_KEY": admin_key,
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
 @dataclass
 class Server:
     """``retrace serve`` in its own process group, output to a log file."""

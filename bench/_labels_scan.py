@@ -9,7 +9,6 @@ the same server with the same wrk settings (HTTP and FastAPI alone, no database)
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import secrets
 from pathlib import Path
@@ -23,6 +22,7 @@ from _harness import (
     profiled,
     run_wrk,
     scratch_database,
+    server_env,
     summarize_profile,
 )
 from _labels_render import BASE_URL, KINDS
@@ -98,17 +98,7 @@ def bench_scans(backend: str, args: argparse.Namespace, workdir: Path) -> list[R
     rows: list[Row] = []
     with scratch_database(backend, workdir) as database_url:
         admin_key = f"rtr_bench_{secrets.token_urlsafe(24)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RETRACE_")}
-        env.update(
-            {
-                "RETRACE_DATABASE_URL": database_url,
-                "RETRACE_ENVIRONMENT": "test",
-                "RETRACE_LOG_KEY_FILE": str(workdir / "log.key"),
-                "RETRACE_BOOTSTRAP_ADMIN_KEY": admin_key,
-                "RETRACE_PUBLIC_BASE_URL": BASE_URL,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+        env = server_env(database_url, workdir, admin_key, RETRACE_PUBLIC_BASE_URL=BASE_URL)
         with (
             Server(env, workdir, args.workers) as server,
             httpx.Client(base_url=server.url, timeout=120.0) as api,

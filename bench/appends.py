@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Server, bearer, profiled, scratch_database, summarize_profile
+from _harness import Server, bearer, profiled, scratch_database, server_env, summarize_profile
 
 from ledger.chain import ZERO_HASH, build_entry
 
@@ -203,16 +203,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
     rows: list[Row] = []
     with scratch_database(backend, workdir) as database_url:
         admin_key = f"rtr_bench_{secrets.token_urlsafe(24)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RETRACE_")}
-        env.update(
-            {
-                "RETRACE_DATABASE_URL": database_url,
-                "RETRACE_ENVIRONMENT": "test",
-                "RETRACE_LOG_KEY_FILE": str(workdir / "log.key"),
-                "RETRACE_BOOTSTRAP_ADMIN_KEY": admin_key,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+        env = server_env(database_url, workdir, admin_key)
         with (
             Server(env, workdir, args.workers) as server,
             httpx.Client(base_url=server.url, timeout=600.0) as api,
