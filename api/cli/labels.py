@@ -58,18 +58,19 @@ def labels(
         raise typer.Exit(2)
     settings = get_settings()
     ledger = open_ledger()
-    ids = list(item or [])
+    maker = None
     if all_registered_by is not None:
-        org = reads.find_org(ledger.store, all_registered_by)
-        if org is None:
+        maker = reads.find_org(ledger.store, all_registered_by)
+        if maker is None:
             console.print(f"error: no org {all_registered_by!r} (give its id or name)")
             raise typer.Exit(2)
-        made = reads.label_subjects(ledger.store, registered_by=org.id)
-        ids += [subject.item.id for subject in made]
-    if not ids:
+    subjects = reads.label_subjects(ledger.store, item or [])
+    if maker is not None:
+        subjects += reads.label_subjects(ledger.store, registered_by=maker.id)
+    if not subjects:
         console.print("error: no items: give --item ID or --all-registered-by ORG")
         raise typer.Exit(2)
-    infos = [label_info(subject) for subject in reads.label_subjects(ledger.store, ids)]
+    infos = [label_info(subject) for subject in subjects]
     try:
         sheet = (
             SheetLayout.roll(width_mm, height_mm)
