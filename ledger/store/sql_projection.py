@@ -56,6 +56,18 @@ _ITEMS_BY_FEW_CODES = sa.select(_items).where(
     _items.c.kind.in_([sa.bindparam(f"k{i}") for i in range(_FEW_KINDS)])
     & _items.c.code.in_([sa.bindparam(f"c{i}") for i in range(_FEW_CODES)])
 )
+_CODES_IN = sa.select(_items.c.kind, _items.c.code_scope, _items.c.code).where(
+    _items.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+_CODE_ONE = sa.select(_items.c.id).where(
+    (_items.c.kind == sa.bindparam("kind"))
+    & (_items.c.code_scope == sa.bindparam("scope"))
+    & (_items.c.code == sa.bindparam("code"))
+)
+# The same probe in psycopg's own form, for pipelining.
+_CODE_PROBE = (
+    "SELECT kind, code_scope, code FROM items WHERE kind = %s AND code_scope = %s AND code = %s"
+)
 _CHILDREN = (
     sa.select(_items.c.id).where(_items.c.parent == sa.bindparam("parent")).order_by(_items.c.id)
 )
@@ -152,28 +164,43 @@ class ProjectionRows:
         return [_item(r) for r in rows]
 
     def existing_codes(self, keys: Sequence[CodeKey]) -> set[CodeKey]:
-        """Which of the (kind, code scope, code) keys are registered already."""
-        found: set[tuple[str, str, str]] = set()
-        if len(set(keys)) == 1:
-            # One code (every single registration): probe the unique index.
-            kind, scope, code = keys[0]
+        """Which of the (kind, code scope, code) keys are registered already.
+
+        Each key is one probe of the unique (code, kind, code_scope) index, so
+        the cost is the same at any size of the log. PostgreSQL gets the probes
+        pipelined in one round trip per thousand; an IN list would leave the
+        plan to statistics, and before ANALYZE it reads the whole table.
+        """
+        wanted = sorted(set(keys))
+        if not wanted:
+            return set()
+        if len(wanted) == 1:
+            # One code (every single registration): one probe of the unique index.
             row = self.conn.execute(
-                sa.select(_items.c.id).where(
-                    (_items.c.kind == kind)
-                    & (_items.c.code_scope == scope)
-                    & (_items.c.code == code)
-                )
+                _CODE_ONE, dict(zip(("kind", "scope", "code"), wanted[0], strict=True))
             ).first()
-            return set() if row is None else {(kind, scope, code)}
-        codes = sorted({code for _, _, code in keys})
-        for start in range(0, len(codes), 500):
-            rows = self.conn.execute(
-                sa.select(_items.c.kind, _items.c.code_scope, _items.c.code).where(
-                    _items.c.code.in_(codes[start : start + 500])
-                )
-            )
+            return set() if row is None else {wanted[0]}
+        if self.conn.dialect.name == "postgresql":
+            return self._existing_codes_pipelined(wanted)
+        found: set[CodeKey] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(_CODES_IN, {"codes": sorted({code for _, _, code in chunk})})
             found.update((r.kind, r.code_scope, r.code) for r in rows)
-        return found & set(keys)
+        return found & set(wanted)
+
+    def _existing_codes_pipelined(self, wanted: list[CodeKey]) -> set[CodeKey]:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None  # noqa: S101 - a connection inside a transaction is live
+        found: set[CodeKey] = set()
+        with raw.cursor() as cursor:
+            for start in range(0, len(wanted), 1000):
+                cursor.executemany(_CODE_PROBE, wanted[start : start + 1000], returning=True)
+                while True:
+                    found.update(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+        return found
 
     def children(self, item_id: str) -> list[str]:
         rows = self.conn.execute(_CHILDREN, {"parent": item_id})

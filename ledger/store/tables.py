@@ -30,12 +30,13 @@ class EntryRow(SQLModel, table=True):
 class ItemRow(SQLModel, table=True):
     __tablename__ = "items"
     __table_args__ = (
-        UniqueConstraint("kind", "code_scope", "code", name="uq_items_kind_scope_code"),
+        # Code first: scans (code, some kinds) and registrations (all three) probe it.
+        UniqueConstraint("code", "kind", "code_scope", name="uq_items_code_kind_scope"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20)
-    code: str = Field(max_length=64, index=True)
+    code: str = Field(max_length=64)
     # "" for battery codes (unique per kind), the manufacturer for PV and blade serials.
     code_scope: str = Field(default="", max_length=40)
     state: str = Field(max_length=16, index=True)
