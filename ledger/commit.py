@@ -5,7 +5,8 @@ of one transaction, linked in memory and stored at ``flush``, with marks to undo
 a refused write) and ``GroupCommit`` (flat combining: each caller queues its
 write; whoever holds the process's write turn runs every queued write in one
 transaction, one chain lock, one commit, one fsync, each write inside its own
-savepoint so a refusal undoes only that write). What a write does is the
+savepoint so a refusal undoes only that write; writes queued while a batch
+commits form the next batch). What a write does is the
 caller's function of a ``Tx``; keeping idempotent answers is
 ``ledger.idempotency``'s. Nothing here reads settings or does I/O on creation.
 """
@@ -171,8 +172,11 @@ class GroupCommit:
         self.ids = ids
         self.on_commit = on_commit
         self._queue: list[Job[Any]] = []
-        self._queue_lock = threading.Lock()
-        self._turn = threading.Lock()
+        # Guards the queue and the lead. Waiters sleep on it until their job is
+        # done or nobody leads, never on a lock the leader holds while it writes:
+        # when a batch ends, every write queued meanwhile goes in the next one.
+        self._cond = threading.Condition()
+        self._leading = False
 
     def run(self, write: Callable[[Tx], T]) -> T:
         """Run ``write`` atomically, perhaps in one transaction with others' writes.
@@ -181,13 +185,20 @@ class GroupCommit:
             LedgerError: the write's refusal; nothing of it is kept.
         """
         job: Job[T] = Job(write)
-        with self._queue_lock:
+        with self._cond:
             self._queue.append(job)
-        with self._turn:
+            while not job.done and self._leading:
+                self._cond.wait()
             if not job.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if not job.done:
+            try:
                 self._run_batch(batch)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]  # a done job without error has one

@@ -11,6 +11,7 @@ tlog-cosignature/v1 lines from regulators' witness keys. The math is
 from __future__ import annotations
 
 import base64
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hashing import (
     EMPTY_ROOT,
     HashingError,
+    NodeId,
     consistency_proof,
     inclusion_proof,
     nodes_needed_for_consistency,
@@ -60,8 +62,10 @@ class ConsistencyProof:
 
 
 def _getter(r: LogReader, ids: Sequence[tuple[int, int]]) -> Callable[[int, int], bytes]:
-    found = r.nodes(ids)
+    return _from(r.nodes(ids))
 
+
+def _from(found: dict[NodeId, bytes]) -> Callable[[int, int], bytes]:
     def get(level: int, index: int) -> bytes:
         node = found.get((level, index))
         if node is None:
@@ -78,6 +82,39 @@ def tree_root(r: LogReader, size: int) -> bytes:
     return root_at(size, _getter(r, nodes_needed_for_root(size)))
 
 
+class TreeCache:
+    """Stored Merkle nodes and the log's size, remembered by one process.
+
+    A leaf hash or a perfect subtree never changes once stored, and the log
+    never shrinks, so nothing here can go stale: a proof inside a size already
+    seen, over nodes already read, needs no database at all. Bounded: past
+    ``limit`` nodes the oldest are forgotten (and read again when needed).
+    """
+
+    def __init__(self, limit: int = 1 << 18) -> None:
+        self.limit = limit
+        self.size = 0
+        self._nodes: dict[NodeId, bytes] = {}
+
+    def covers(self, size: int) -> bool:
+        """Whether the log is known to hold at least ``size`` entries."""
+        return size <= self.size
+
+    def saw(self, size: int) -> None:
+        self.size = max(self.size, size)
+
+    def known(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """The nodes among ``ids`` this cache holds."""
+        return {i: self._nodes[i] for i in ids if i in self._nodes}
+
+    def add(self, found: dict[NodeId, bytes]) -> None:
+        self._nodes.update(found)
+        extra = len(self._nodes) - self.limit
+        if extra > 0:
+            for old in list(itertools.islice(self._nodes, extra)):
+                del self._nodes[old]
+
+
 class Transparency:
     """Checkpoints, proofs and cosignatures over one store and one log key."""
 
@@ -88,6 +125,7 @@ class Transparency:
         self.key = key
         self.name = name
         self.clock = clock
+        self.tree = TreeCache()
         self.vkey = verifier_key(name, public_key_bytes(key))
         self.verifier = parse_verifier_key(self.vkey)
 
@@ -155,21 +193,14 @@ class Transparency:
         Raises:
             ValidationError: not 0 <= index < size <= the log's size.
         """
-        with self.store.reader() as r:
-            current = r.size()
-            if not 0 <= index < size:
-                raise ValidationError(
-                    f"index {index} is not inside a tree of size {size}", pointer="/index"
-                )
-            if size > current:
-                raise ValidationError(
-                    f"size {size} is beyond the log's {current} entries", pointer="/size"
-                )
-            ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
-            get = _getter(r, ids)
-            proof = inclusion_proof(index, size, get)
-            leaf = get(0, index)
-        return InclusionProof(index, size, leaf.hex(), [p.hex() for p in proof])
+        if not 0 <= index < size:
+            raise ValidationError(
+                f"index {index} is not inside a tree of size {size}", pointer="/index"
+            )
+        ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
+        get = self._nodes(size, ids, "/size", f"size {size}")
+        proof = inclusion_proof(index, size, get)
+        return InclusionProof(index, size, get(0, index).hex(), [p.hex() for p in proof])
 
     def consistency(self, first: int, second: int) -> ConsistencyProof:
         """Consistency proof between the trees of ``first`` and ``second`` leaves.
@@ -178,23 +209,44 @@ class Transparency:
             ValidationError: not 0 < first <= second <= the log's size (a proof
                 from the empty tree is meaningless, RFC 9162 §2.1.4).
         """
-        with self.store.reader() as r:
-            current = r.size()
-            if not 0 < first <= second:
-                raise ValidationError(
-                    f"need 0 < from <= to (got from={first}, to={second}); a proof from "
-                    "the empty tree is meaningless",
-                    pointer="/from",
-                )
-            if second > current:
-                raise ValidationError(
-                    f"to={second} is beyond the log's {current} entries", pointer="/to"
-                )
-            if first == second:
-                return ConsistencyProof(first, second, [])
-            get = _getter(r, nodes_needed_for_consistency(first, second))
-            proof = consistency_proof(first, second, get)
+        if not 0 < first <= second:
+            raise ValidationError(
+                f"need 0 < from <= to (got from={first}, to={second}); a proof from "
+                "the empty tree is meaningless",
+                pointer="/from",
+            )
+        if first == second:
+            self._nodes(second, [], "/to", f"to={second}")
+            return ConsistencyProof(first, second, [])
+        needed = nodes_needed_for_consistency(first, second)
+        get = self._nodes(second, needed, "/to", f"to={second}")
+        proof = consistency_proof(first, second, get)
         return ConsistencyProof(first, second, [p.hex() for p in proof])
+
+    def _nodes(
+        self, size: int, ids: Sequence[NodeId], pointer: str, what: str
+    ) -> Callable[[int, int], bytes]:
+        """The nodes ``ids`` of the tree of ``size`` leaves, from the cache where it can.
+
+        Raises:
+            ValidationError: the log is shorter than ``size``.
+        """
+        cache = self.tree
+        nodes = cache.known(ids)
+        missing = [i for i in ids if i not in nodes]
+        if missing or not cache.covers(size):
+            with self.store.lookup() as r:
+                if not cache.covers(size):
+                    cache.saw(r.size())
+                    if not cache.covers(size):
+                        raise ValidationError(
+                            f"{what} is beyond the log's {cache.size} entries", pointer=pointer
+                        )
+                if missing:
+                    found = r.nodes(missing)
+                    cache.add(found)
+                    nodes.update(found)
+        return _from(nodes)
 
     # -- witnesses ------------------------------------------------------------
 

@@ -131,6 +131,9 @@ class LogRows:
 class LogAppends(LogRows):
     """The log's one write, inside the transaction that holds the chain head."""
 
+    def _writing(self) -> None:
+        """Called before each write (the writer begins a pending savepoint there)."""
+
     # The log's size as this transaction knows it. Under the write lock it moves
     # only by this transaction's appends, so once read it needs no second query.
     _size: int | None = None
@@ -146,6 +149,7 @@ class LogAppends(LogRows):
         Raises:
             ConcurrentAppendError: the head moved (a unique seq or hash clash).
         """
+        self._writing()
         if not entries:
             return
         # A log shorter than expected would otherwise take the entries with a gap

@@ -294,12 +294,16 @@ class ProjectionRows:
 class ProjectionWrites(ProjectionRows):
     """Writes of the projection, in the transaction of the entries."""
 
+    def _writing(self) -> None:
+        """Called before each write (the writer begins a pending savepoint there)."""
+
     def insert_items(self, items: Sequence[Item]) -> None:
         """Add new projection rows (one per ``registered`` entry).
 
         Raises:
             DuplicateError: a (kind, code) registered concurrently.
         """
+        self._writing()
         if not items:
             return
         rows = [{**_item_values(i), "created_seq": i.head_seq} for i in items]
@@ -310,6 +314,7 @@ class ProjectionWrites(ProjectionRows):
 
     def update_items(self, items: Sequence[Item]) -> None:
         """Rewrite many projection rows with one prepared statement (executemany)."""
+        self._writing()
         if not items:
             return
         columns = [c for c in _item_values(items[0]) if c != "id"]
@@ -326,6 +331,7 @@ class ProjectionWrites(ProjectionRows):
             self.conn.execute(statement, rows[start : start + 1000])
 
     def insert_org(self, org: OrgRecord, seq: int) -> None:
+        self._writing()
         try:
             self.conn.execute(
                 _orgs.insert().values(
@@ -342,6 +348,7 @@ class ProjectionWrites(ProjectionRows):
             ) from exc
 
     def insert_key(self, key_id: str, org_id: str, key_hash: str, seq: int) -> None:
+        self._writing()
         try:
             self.conn.execute(
                 _keys.insert().values(id=key_id, org_id=org_id, key_hash=key_hash, created_seq=seq)
@@ -350,11 +357,13 @@ class ProjectionWrites(ProjectionRows):
             raise DuplicateError(f"an API key {key_id} exists already") from exc
 
     def revoke_key(self, key_id: str, seq: int) -> None:
+        self._writing()
         self.conn.execute(_keys.update().where(_keys.c.id == key_id).values(revoked_seq=seq))
 
     def save_idempotent_answer(
         self, org_id: str, key: str, answer: IdempotentAnswer, created_at: str
     ) -> None:
+        self._writing()
         try:
             self.conn.execute(
                 _idem.insert().values(
@@ -370,6 +379,7 @@ class ProjectionWrites(ProjectionRows):
             raise DuplicateError(f"an answer to idempotency key {key!r} is kept already") from exc
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
+        self._writing()
         try:
             self.conn.execute(
                 _checkpoints.insert().values(
@@ -383,6 +393,7 @@ class ProjectionWrites(ProjectionRows):
             raise DuplicateError(f"a checkpoint of size {record.size} exists already") from exc
 
     def insert_witness(self, name: str, org_id: str, vkey: str, created_at: str) -> None:
+        self._writing()
         try:
             self.conn.execute(
                 _witnesses.insert().values(
@@ -394,6 +405,7 @@ class ProjectionWrites(ProjectionRows):
 
     def save_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None:
         """Keep one cosignature per (checkpoint, witness): the newest."""
+        self._writing()
         self.conn.execute(
             _cosigs.delete().where((_cosigs.c.size == size) & (_cosigs.c.witness == witness))
         )
@@ -403,6 +415,7 @@ class ProjectionWrites(ProjectionRows):
 
     def replace_items(self, items: Sequence[Item], created: dict[str, int]) -> None:
         """Replace the whole projection (rebuild from the log)."""
+        self._writing()
         self.conn.execute(_items.delete())
         rows = [{**_item_values(i), "created_seq": created[i.id]} for i in items]
         for start in range(0, len(rows), 1000):

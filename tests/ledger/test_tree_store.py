@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ from hashing import (
 )
 from ledger import items, orgs
 from ledger.commit import Tx
+from ledger.errors import ValidationError
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
@@ -268,3 +270,32 @@ def store_oem(store: SqlStore) -> OrgRecord:
         oem = r.org_by_name("Tree OEM")
     assert oem is not None
     return oem
+
+
+def test_proofs_from_a_small_node_cache_match_fresh_ones_and_follow_the_log(
+    store: SqlStore,
+) -> None:
+    ledger = Ledger(store, clock=clock)
+    oem = make_oem(ledger)
+    fill(ledger, oem, 300)
+    key = generate_private_key()
+    cached = Transparency(store, key, "test.example/log", clock)
+    cached.tree.limit = 16  # forgets nodes all the time
+    for n, index in itertools.product((1, 2, 7, 64, 255, 300), (0, 5, 63, 299)):
+        if index >= n:
+            continue
+        fresh = Transparency(store, key, "test.example/log", clock)
+        assert cached.inclusion(index, n) == fresh.inclusion(index, n)
+        assert cached.consistency(max(1, n // 3), n) == fresh.consistency(max(1, n // 3), n)
+        assert len(cached.tree._nodes) <= 16
+    # The cache knows the log had 300 entries; a bigger tree is refused until it exists.
+    with pytest.raises(ValidationError, match="beyond the log's 300 entries"):
+        cached.inclusion(0, 320)
+    for n in range(20):
+        ledger.write(partial(items.register, actor=oem, raw={"kind": "pv_module", "code": f"M{n}"}))
+    leaves = stored_leaves(store)
+    assert len(leaves) == 320
+    proof = cached.inclusion(310, 320)
+    verify_inclusion(
+        310, 320, leaves[310], [bytes.fromhex(p) for p in proof.proof], root_from_leaves(leaves)
+    )
