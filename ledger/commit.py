@@ -102,6 +102,8 @@ class Tx:
     def children(self, item_id: str) -> list[str]:
         """Children of an item, those added in this transaction included."""
         new = {i.id for i in self.new_items.values() if i.parent == item_id}
+        if item_id in self.new_items:
+            return sorted(new)  # an item new in this transaction has no stored children
         return sorted(set(self.writer.children(item_id)) | new)
 
     def append(

@@ -23,12 +23,14 @@ from ledger.events import ItemKind, Registration, dump, parse_model
 from ledger.idempotency import Refusal
 from ledger.lifecycle import Item, Org
 from ledger.records import OrgRecord
+from ledger.store.base import CodeKey, ProjectionReader
 
 __all__ = [
     "ItemView",
     "LineResult",
     "Registered",
     "Written",
+    "claims",
     "record_event",
     "register",
     "register_many",
@@ -108,6 +110,37 @@ def register(tx: Tx, actor: OrgRecord, raw: Any) -> Written:
     return Written(item, tx.children(item.id), entries)
 
 
+def claims(r: ProjectionReader, actor: OrgRecord, raw: Any) -> set[CodeKey]:
+    """The code a registration from ``raw`` claims, checked free before it queues.
+
+    A read outside the write transaction, so that the serialized part of the
+    write need not wait for it: the write takes the code as free, and the
+    unique index still refuses one registered meanwhile. A ``raw`` the write
+    will refuse anyway claims nothing.
+
+    Raises:
+        DuplicateError: the code is registered already.
+    """
+    kind, code = (raw.get("kind"), raw.get("code")) if isinstance(raw, dict) else (None, None)
+    if kind not in {k.value for k in ItemKind} or not isinstance(code, str):
+        return set()
+    try:
+        codes.validate_code(kind, code)
+    except LedgerError:
+        return set()
+    key = (kind, codes.code_scope(kind, actor.id), code)
+    if r.existing_codes([key]):
+        raise _taken(ItemKind(kind), code, "/code")
+    return {key}
+
+
+def _taken(kind: ItemKind, code: str, pointer: str) -> DuplicateError:
+    whose = "" if kind.value in codes.BATTERY_KINDS else " by this manufacturer"
+    return DuplicateError(
+        f"a {kind} with code {code} is registered already{whose}", pointer=pointer
+    )
+
+
 def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
     """Register many items; a refused line leaves the others standing.
 
@@ -172,10 +205,7 @@ def _check_code(tx: Tx, kind: ItemKind, code: str, pointer: str, manufacturer: s
     if key not in tx.known_free and key not in tx.taken and tx.writer.existing_codes([key]):
         tx.taken.add(key)
     if key in tx.codes or key in tx.taken:
-        whose = "" if kind.value in codes.BATTERY_KINDS else " by this manufacturer"
-        raise DuplicateError(
-            f"a {kind} with code {code} is registered already{whose}", pointer=pointer
-        )
+        raise _taken(kind, code, pointer)
     tx.codes.add(key)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from ledger.chain import Entry
@@ -21,11 +22,16 @@ from ledger.idempotency import AnswerSeal, Idempotency, Outcome, once
 from ledger.ids import IdSource
 from ledger.orgs import OrgCache, authenticate
 from ledger.records import OrgRecord
-from ledger.store.base import Store
+from ledger.store.base import CodeKey, ProjectionReader, Store
 
 __all__ = ["Ledger"]
 
 T = TypeVar("T")
+
+
+def _claimed(free: set[CodeKey], write: Callable[[Tx], T], tx: Tx) -> T:
+    tx.known_free |= free - tx.codes
+    return write(tx)
 
 
 class Ledger:
@@ -59,6 +65,8 @@ class Ledger:
         write: Callable[[Tx], T],
         kind: type[T],
         idempotency: Idempotency | None = None,
+        *,
+        claims: Callable[[ProjectionReader], set[CodeKey]] | None = None,
     ) -> Outcome[T]:
         """Run one write atomically, sharing a transaction with concurrent writes.
 
@@ -66,11 +74,20 @@ class Ledger:
             kind: the type of the write's result (how a kept answer is read back).
             idempotency: when given, a key seen before returns the first result
                 (``replayed``) and writes nothing.
+            claims: the item codes the write will register, checked free before
+                it queues (``ledger.items.claims``), so the serialized part of
+                the write does not wait for that read. Not used with an
+                idempotency key, whose retry must find its first answer instead.
 
         Raises:
             LedgerError: any refusal; nothing is written.
         """
         if idempotency is None:
+            if claims is not None:
+                with self.store.lookup() as r:
+                    free = claims(r)
+                if free:
+                    write = partial(_claimed, free, write)
             return Outcome(self.commit.run(write))
         if self.seal is None:
             raise ValidationError("this ledger keeps no idempotent answers")
