@@ -209,6 +209,11 @@ class Writer(LogWriter, ProjectionWriter, Protocol):
         """A nested transaction: an exception inside undoes only what it wrote."""
         ...
 
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Writes inside may be sent together; their errors may surface at its end
+        (as the same ``LedgerError``s). Nothing inside may read."""
+        ...
+
 
 class Store(Protocol):
     """Where the log and its projection live."""

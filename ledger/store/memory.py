@@ -203,6 +203,10 @@ class MemoryWriter(MemoryReader):
             self._restore(saved)
             raise
 
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        yield
+
     def _restore(self, saved: _State) -> None:
         for name, value in vars(saved).items():
             setattr(self._s, name, value)

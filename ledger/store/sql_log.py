@@ -8,6 +8,7 @@ no update and no delete (the tables refuse both by trigger as well).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,19 +26,33 @@ _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
 
 
-def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, pipelined: bool = False
+) -> None:
     """Insert rows in this transaction; on PostgreSQL many rows go through
     COPY, several times faster than one bind per row (LIMITS.md, row 6).
+
+    Args:
+        pipelined: inside ``SqlWriter.pipelined``: the rows are queued on the
+            connection's pipeline, and a clash surfaces when it is sent.
 
     Raises:
         IntegrityError: a unique key clashes (also when COPY finds it).
     """
     if not rows:
         return
+    columns = list(rows[0])
+    if pipelined:
+        raw = conn.connection.driver_connection
+        assert raw is not None  # noqa: S101 - a connection inside a transaction is live
+        marks = ", ".join(["%s"] * len(columns))
+        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - our own names
+        with raw.cursor() as cursor:
+            cursor.executemany(statement, [[row[c] for c in columns] for row in rows])
+        return
     if conn.dialect.name != "postgresql" or len(rows) < 64:
         conn.execute(table.insert(), list(rows))
         return
-    columns = list(rows[0])
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     raw = conn.connection.driver_connection
     assert raw is not None  # noqa: S101 - a connection inside a transaction is live
@@ -47,6 +62,30 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
                 copy.write_row([row[c] for c in columns])
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
+
+
+class NodeMemo:
+    """Merkle nodes (leaf hashes included) known to be committed, for one process.
+
+    A stored node never changes, so the nodes a new entry's subtrees need are
+    taken from here when they are, and the append reads none. Bounded: past
+    ``limit`` nodes the oldest are forgotten and read again when needed.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self._nodes: dict[NodeId, bytes] = {}
+
+    def get(self, node: NodeId) -> bytes | None:
+        return self._nodes.get(node)
+
+    def add(self, nodes: dict[NodeId, bytes]) -> None:
+        """Remember ``nodes``; only ever call it with committed ones."""
+        self._nodes.update(nodes)
+        extra = len(self._nodes) - self.limit
+        if extra > 0:
+            for old in list(itertools.islice(self._nodes, extra)):
+                del self._nodes[old]
 
 
 def _stored(row: Any) -> StoredEntry:
@@ -134,12 +173,26 @@ class LogAppends(LogRows):
     def _writing(self) -> None:
         """Called before each write (the writer begins a pending savepoint there)."""
 
+    def _queue_writes(self) -> bool:
+        """Whether the next write is queued on a pipeline (``SqlWriter.pipelined``)."""
+        return False
+
     # The log's size as this transaction knows it. Under the write lock it moves
     # only by this transaction's appends, so once read it needs no second query.
     _size: int | None = None
+    # The head read with the lock (PostgreSQL), given once to the first caller.
+    _primed: tuple[tuple[int, str] | None] | None = None
+    # Committed nodes of this process (the store's), and the ones this transaction made.
+    memo: NodeMemo | None = None
+    made: dict[NodeId, bytes] | None = None
+    # Inside ``pipelined``: inserts are queued, not sent one by one.
+    _pipeline: bool = False
 
     def head(self) -> tuple[int, str] | None:
-        head = super().head()
+        if self._primed is not None:
+            (head,), self._primed = self._primed, None
+        else:
+            head = super().head()
         self._size = 0 if head is None else head[0]
         return head
 
@@ -157,6 +210,8 @@ class LogAppends(LogRows):
         size = self._size if self._size is not None else self.size()
         if entries[0].seq != expected_size or size != expected_size:
             raise ConcurrentAppendError(f"entry {entries[0].seq} does not follow a log of {size}")
+        # Reads first: inside a pipeline, a read would have to wait for the inserts.
+        node_rows, made = self._tree_rows(entries)
         rows = [
             {
                 "seq": e.seq,
@@ -170,17 +225,35 @@ class LogAppends(LogRows):
             for e in entries
         ]
         try:
-            insert_rows(self.conn, _entries, rows)
+            insert_rows(self.conn, _entries, rows, pipelined=self._queue_writes())
         except IntegrityError as exc:
             raise ConcurrentAppendError(
                 f"another writer appended at seq {entries[0].seq} first"
             ) from exc
+        insert_rows(self.conn, _nodes, node_rows, pipelined=self._queue_writes())
         self._size = expected_size + len(entries)
-        self._extend_tree(entries)
+        if self.made is not None:
+            self.made.update(made)
 
-    def _extend_tree(self, entries: Sequence[Entry]) -> None:
-        """Store the Merkle nodes the new leaves complete (same transaction)."""
-        known = self.nodes(nodes_needed_for_append(entries[0].seq))
+    def _tree_rows(
+        self, entries: Sequence[Entry]
+    ) -> tuple[list[dict[str, Any]], dict[NodeId, bytes]]:
+        """The Merkle node rows the new leaves complete, and every node they make."""
+        needed = nodes_needed_for_append(entries[0].seq)
+        known: dict[NodeId, bytes] = {}
+        memo = self.memo
+        if memo is not None:
+            for wanted in needed:
+                found = memo.get(wanted)
+                if found is not None:
+                    known[wanted] = found
+        missing = [wanted for wanted in needed if wanted not in known]
+        if missing:
+            read = self.nodes(missing)
+            known.update(read)
+            if memo is not None:
+                memo.add(read)  # read under the chain lock: committed
+        made: dict[NodeId, bytes] = {}
         new_rows = []
         for entry in entries:
             leaf = bytes.fromhex(entry.hash)
@@ -193,6 +266,7 @@ class LogAppends(LogRows):
 
             for level, index, node in new_perfect_nodes(entry.seq, leaf, get):
                 known[(level, index)] = node
+                made[(level, index)] = node
                 if level > 0:
                     new_rows.append({"level": level, "idx": index, "hash": node})
-        insert_rows(self.conn, _nodes, new_rows)
+        return new_rows, made

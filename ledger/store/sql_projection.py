@@ -297,6 +297,13 @@ class ProjectionWrites(ProjectionRows):
     def _writing(self) -> None:
         """Called before each write (the writer begins a pending savepoint there)."""
 
+    def _queue_writes(self) -> bool:
+        """Whether the next write is queued on a pipeline (``SqlWriter.pipelined``)."""
+        return False
+
+    # Inside ``SqlWriter.pipelined``: inserts and updates are queued, not sent one by one.
+    _pipeline: bool = False
+
     def insert_items(self, items: Sequence[Item]) -> None:
         """Add new projection rows (one per ``registered`` entry).
 
@@ -308,7 +315,7 @@ class ProjectionWrites(ProjectionRows):
             return
         rows = [{**_item_values(i), "created_seq": i.head_seq} for i in items]
         try:
-            insert_rows(self.conn, _items, rows)
+            insert_rows(self.conn, _items, rows, pipelined=self._queue_writes())
         except IntegrityError as exc:
             raise DuplicateError("an item with this kind and code exists already") from exc
 
@@ -323,6 +330,16 @@ class ProjectionWrites(ProjectionRows):
             .where(_items.c.id == sa.bindparam("_id"))
             .values({c: sa.bindparam(f"_{c}") for c in columns})
         )
+        if self._queue_writes():
+            raw = self.conn.connection.driver_connection
+            assert raw is not None  # noqa: S101 - a connection inside a transaction is live
+            sets = ", ".join(f"{c} = %s" for c in columns)
+            with raw.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE items SET {sets} WHERE id = %s",  # noqa: S608 - our own names
+                    [[*(v[c] for c in columns), v["id"]] for v in map(_item_values, items)],
+                )
+            return
         rows = []
         for item in items:
             values = _item_values(item)
