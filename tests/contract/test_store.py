@@ -859,3 +859,50 @@ def test_a_second_row_under_one_key_raises_duplicate(contract_store: Store, row:
         assert [c.root for c in r.checkpoints()] == (["1".zfill(64)] if row == "checkpoint" else [])
         assert r.witness_keys() == (["witness-a+1+AAAA"] if row == "witness" else [])
         assert r.orgs() == []
+
+
+# -- pipelined writes --------------------------------------------------------------
+
+
+def test_pipelined_writes_land_together_and_read_back(contract_store: Store) -> None:
+    first = append(contract_store, ["itm_A", None])
+    item, other = make_item(seq=2), make_item(seq=3)
+    with contract_store.writer() as w:
+        w.insert_items([other])
+    changed = replace(other, state=State.RETIRED, head_seq=3)
+    with contract_store.writer() as w:
+        entries = next_entries(w, [item.id, None, other.id])
+        with w.pipelined():
+            w.append(entries, expected_size=2)
+            w.insert_items([item])
+            w.update_items([changed])
+    every = [*first, *entries]
+    with contract_store.reader() as r:
+        assert r.entries(0, 10) == stored(every)
+        assert r.item(item.id) == item
+        assert r.item(other.id) == changed
+        assert r.nodes(candidate_ids(len(every))) == expected_nodes(leaves(every))
+
+
+def test_a_clash_in_a_pipeline_raises_duplicate_and_keeps_nothing(contract_store: Store) -> None:
+    taken = make_item(code="TAKEN-1")
+    with contract_store.writer() as w:
+        w.insert_items([taken])
+    append(contract_store, [None])
+    again = make_item(code="TAKEN-1")
+
+    def clash() -> None:
+        with contract_store.writer() as w:
+            entries = next_entries(w, [again.id])
+            with w.pipelined():
+                w.append(entries, expected_size=entries[0].seq)
+                w.insert_items([again])
+
+    with pytest.raises(DuplicateError):
+        clash()
+    with contract_store.reader() as r:
+        assert r.size() == 1
+        assert r.item(again.id) is None
+        assert r.existing_codes([code_key(again)]) == {code_key(taken)}
+    # The store takes the next write as if nothing had happened.
+    append(contract_store, [again.id])
