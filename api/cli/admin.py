@@ -7,6 +7,8 @@ Owns the operator's commands over the local database; what they do is the ledger
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Annotated
 
 import typer
@@ -59,15 +61,19 @@ def serve(
     if demo:
         _add_demo_world()
     console.print(f"Retrace on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=workers == 1,
-    )
+    # Workers count metrics into files here and /metrics sums them (prometheus_client's
+    # multiprocess mode); a fresh directory each run starts every counter at zero.
+    with tempfile.TemporaryDirectory(prefix="retrace-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=workers == 1,
+        )
 
 
 def _add_demo_world() -> None:

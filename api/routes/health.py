@@ -1,12 +1,13 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the Prometheus metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from api import metrics
 from api.deps import LedgerDep
 from api.problems import problem, problem_response
 from api.problems import responses as problems
@@ -56,3 +57,14 @@ def readyz(request: Request, ledger: LedgerDep) -> Any:
             ),
         )
     return JSONResponse({"status": "ok", "checks": checks})
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    summary="Prometheus metrics: requests, appends, log size, checkpoint age, health",
+)
+def get_metrics(request: Request) -> Response:
+    scrape: metrics.Scrape = request.app.state.metrics
+    return Response(scrape.render(), media_type=metrics.CONTENT_TYPE)
