@@ -22,9 +22,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api import problems
+from api import metrics, problems
 from api.bootstrap import utc_now
 from api.bus import EntryBus
+from api.cache import KeyCache, RedisCache, invalidator
+from api.reads import Reads
 from api.routes import (
     health,
     intake,
@@ -66,18 +68,24 @@ def _publish(log: Transparency) -> None:
 
 
 def _on_commit(
-    bus: EntryBus | None, log: Transparency, every: int
+    bus: EntryBus | None,
+    log: Transparency,
+    every: int,
+    invalidate: Callable[[list[Entry]], None],
 ) -> Callable[[list[Entry]], None]:
     covered = -1
 
     def committed(entries: list[Entry]) -> None:
         nonlocal covered
+        # First, and before any writer of these entries is answered: read-your-writes.
+        invalidate(entries)
         log_.info(
             "entries.appended",
             first_seq=entries[0].seq,
             count=len(entries),
             entry_hash=entries[-1].hash,
         )
+        metrics.record_commit(len(entries))
         if bus is not None:
             bus.publish(entries)
         size = entries[-1].seq + 1
@@ -104,13 +112,15 @@ def create_app(settings: Settings) -> FastAPI:
     bus = EntryBus(redis_url) if redis_url else None
     log_key = load_private_key(settings.log_key_file)
     tlog = Transparency(store, log_key, settings.log_name, utc_now)
+    cache = RedisCache(redis_url, tlog.vkey) if redis_url else None
+    keys = KeyCache()
     # The log key file is the service's one secret; idempotent answers are
     # sealed with a key derived from it (HKDF, its own context string).
     seed = log_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     ledger = Ledger(
         store,
         clock=utc_now,
-        on_commit=_on_commit(bus, tlog, settings.checkpoint_every),
+        on_commit=_on_commit(bus, tlog, settings.checkpoint_every, invalidator(cache, keys)),
         answer_secret=seed,
     )
 
@@ -124,12 +134,16 @@ def create_app(settings: Settings) -> FastAPI:
         store.dispose()
         if bus is not None:
             bus.close()
+        if cache is not None:
+            await cache.close()
 
     app = FastAPI(title="Retrace", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.transparency = tlog
+    app.state.reads = Reads(ledger, tlog, cache, keys)
     app.state.bus = bus
+    app.state.metrics = metrics.Scrape(store, bus, utc_now)
     app.state.templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
     problems.install(app)
     for router in (
@@ -152,6 +166,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     app.add_middleware(RequestId)
+    # Outermost: times the whole stack and sees the status every other layer settled on.
+    app.add_middleware(metrics.RequestMetrics)
     return app
 
 

@@ -1,7 +1,8 @@
-"""Shared request dependencies: the ledger, the caller, idempotency.
+"""Shared request dependencies: the ledger, the reads, the caller, idempotency.
 
-Owns authentication (``Authorization: Bearer <key>``), role checks, the
-reading of ``Idempotency-Key`` and the running of a write off the event loop.
+Owns authentication (``Authorization: Bearer <key>``, through the process's
+cache of API keys, ``api.cache.KeyCache``), role checks, the reading of
+``Idempotency-Key`` and the running of a write off the event loop.
 Routes declare what they need with the ``Annotated`` aliases below and stay
 free of plumbing.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.reads import Reads
 from api.settings import Settings
 from ledger.commit import Tx
 from ledger.errors import AuthError, ForbiddenError, ValidationError
@@ -23,6 +26,7 @@ from ledger.idempotency import Idempotency
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
+from ledger.store.base import CodeKey, ProjectionReader
 from ledger.transparency import Transparency
 
 T = TypeVar("T")
@@ -38,6 +42,11 @@ async def get_ledger(request: Request) -> Ledger:
     return ledger
 
 
+async def get_reads(request: Request) -> Reads:
+    found: Reads = request.app.state.reads
+    return found
+
+
 async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -49,6 +58,7 @@ async def get_transparency(request: Request) -> Transparency:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 TransparencyDep = Annotated[Transparency, Depends(get_transparency)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
@@ -69,13 +79,13 @@ async def get_api_key(
 ApiKeyDep = Annotated[str, Depends(get_api_key)]
 
 
-def get_caller(ledger: LedgerDep, api_key: ApiKeyDep) -> OrgRecord:
+async def get_caller(found: ReadsDep, api_key: ApiKeyDep) -> OrgRecord:
     """The org whose API key signs this request.
 
     Raises:
         AuthError: no key, or an unknown or revoked one.
     """
-    return ledger.authenticate(api_key)
+    return await found.caller(api_key)
 
 
 CallerDep = Annotated[OrgRecord, Depends(get_caller)]
@@ -141,9 +151,15 @@ async def run_write(
     kind: type[T],
     idempotency: Idempotency | None,
     response: Response,
+    claims: Callable[[ProjectionReader], set[CodeKey]] | None = None,
 ) -> T:
-    """Run a write off the event loop; a replayed first answer is marked as such."""
-    outcome = await run_in_threadpool(ledger.submit, write, kind, idempotency)
+    """Run a write off the event loop; a replayed first answer is marked as such.
+
+    ``claims`` names the item codes the write registers (``ledger.items.claims``).
+    """
+    outcome = await run_in_threadpool(
+        partial(ledger.submit, write, kind, idempotency, claims=claims)
+    )
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return outcome.value

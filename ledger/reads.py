@@ -6,11 +6,17 @@ opens its own read (or lookup) on the store and answers with ledger values: an
 checkpoint, a ``ScanView`` with the events the caller may record next, the
 ``Passport`` view at the caller's access tier, a page of entries, what a label
 names. Routes present these; they never open the store themselves.
+
+Scans and passports also come in two parts, so that a cache can keep the first:
+what anyone who names the item sees (``Found``, ``PassportSource``; read by
+``find``, ``find_many`` and ``passport_source``), and the caller's own view of
+it, worked out without I/O (``scan_view``: the events it may record next;
+``passport_view``: its access tier).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,21 +25,26 @@ from ledger.chain import Entry, StoredEntry, parse_entry
 from ledger.errors import NotFoundError
 from ledger.items import ItemView, view_item
 from ledger.lifecycle import Item, Org
-from ledger.orgs import OrgCache, authenticate
-from ledger.passport import Access, build_passport, check_history, successors
+from ledger.orgs import OrgCache
+from ledger.passport import Access, HistoryCheck, build_passport, check_history, successors
 from ledger.records import CheckpointRecord, OrgRecord
 from ledger.registry import ORG_FIELDS
-from ledger.scan import parse_scan, resolve_scan
+from ledger.scan import ScanTarget, resolve_scan
 from ledger.store.base import ProjectionReader, Store
 from ledger.transparency import Transparency
 
 __all__ = [
     "EntriesPage",
+    "Found",
     "History",
     "LabelSubject",
     "Overview",
+    "PassportSource",
     "ScanView",
+    "checkpoint_note",
     "entries_page",
+    "find",
+    "find_many",
     "find_org",
     "history",
     "item_view",
@@ -43,7 +54,10 @@ __all__ = [
     "log_size",
     "overview",
     "passport",
+    "passport_source",
+    "passport_view",
     "scan",
+    "scan_view",
 ]
 
 MAX_ID_LENGTH = 64
@@ -95,6 +109,42 @@ def history(store: Store, tlog: Transparency, item_id: str) -> History:
 
 
 @dataclass(frozen=True)
+class Found:
+    """An item as anyone who names it sees it: its view and its holder.
+
+    What a caller may do with it (``ScanView.allowed_events``) is not part of it,
+    so one ``Found`` serves every caller.
+    """
+
+    view: ItemView
+    holder: OrgRecord | None
+
+
+def _found(r: ProjectionReader, orgs: OrgCache, item: Item) -> Found:
+    # Kinds that contain nothing (cells, PV modules, blades) have no children.
+    children = r.children(item.id) if lifecycle.CONTAINS[item.kind] else []
+    return Found(view_item(item, children), orgs.get(r, item.holder))
+
+
+def find(store: Store, orgs: OrgCache, target: ScanTarget) -> Found:
+    """The item a scan names, with its holder, over one store lookup.
+
+    Raises:
+        NotFoundError, AmbiguousScanError: the scan names no one item.
+    """
+    with store.lookup() as r:
+        return _found(r, orgs, resolve_scan(r, target))
+
+
+def find_many(store: Store, orgs: OrgCache, item_ids: Sequence[str]) -> dict[str, Found]:
+    """The items of ``item_ids`` that exist, by id, with their holders (one lookup)."""
+    if not item_ids:
+        return {}
+    with store.lookup() as r:
+        return {i: _found(r, orgs, item) for i, item in r.items_by_ids(item_ids).items()}
+
+
+@dataclass(frozen=True)
 class ScanView:
     """What a scan found: the item, its holder, and what the caller may record next."""
 
@@ -104,35 +154,26 @@ class ScanView:
     via: str
 
 
-def scan(
-    store: Store, orgs: OrgCache, api_key: str, text: str, *, label_item_id: str | None = None
-) -> ScanView:
-    """Resolve a scanned ``text`` for the holder of ``api_key``.
+def scan_view(found: Found, caller: OrgRecord, via: str) -> ScanView:
+    """What the holder of ``caller``'s key sees of a found item: the events it may
+    record next are the caller's own, worked out on every scan."""
+    item = found.view.item
+    return ScanView(found.view, found.holder, domain.allowed_events(item, caller.as_actor()), via)
 
-    Every item at a loading dock is scanned: the key check and the lookups share
-    one connection and need no transaction.
+
+def scan(store: Store, orgs: OrgCache, caller: OrgRecord, target: ScanTarget) -> ScanView:
+    """Resolve a scan for ``caller``.
+
+    Every item at a loading dock is scanned: the lookups share one connection and
+    need no transaction.
 
     Args:
-        label_item_id: the item id when ``text`` is a label URL (read by the caller).
+        target: the scanned text as read (``ledger.scan.parse_scan``).
 
     Raises:
-        AuthError: unknown or revoked key (checked first).
-        ValidationError: empty text or a malformed GS1 link.
         NotFoundError, AmbiguousScanError: the scan names no one item.
     """
-    with store.lookup() as r:
-        caller = authenticate(r, api_key)
-        target = parse_scan(text, label_item_id=label_item_id)
-        item = resolve_scan(r, target)
-        holder = orgs.get(r, item.holder)
-        # Kinds that contain nothing (cells, PV modules, blades) have no children.
-        children = r.children(item.id) if lifecycle.CONTAINS[item.kind] else []
-    return ScanView(
-        view_item(item, children),
-        holder,
-        domain.allowed_events(item, caller.as_actor()),
-        target.via,
-    )
+    return scan_view(find(store, orgs, target), caller, target.via)
 
 
 @dataclass(frozen=True)
@@ -263,11 +304,38 @@ def _orgs_named(r: ProjectionReader, item: Item, entries: Sequence[Entry]) -> di
     return found
 
 
-def passport(
-    store: Store, tlog: Transparency, item_id: str, access: Access
-) -> dict[str, Any] | None:
-    """The passport of an item as ``access`` may see it, with its history checked
-    against the latest signed checkpoint; None for an unknown item."""
+@dataclass(frozen=True)
+class PassportSource:
+    """What an item's passport is built from, whoever reads it.
+
+    The item, its entries, children and the orgs they name, and its history
+    checked against the latest signed checkpoint (``note``). ``linked`` holds the
+    parent, origin, children and successors as they were read with the rest;
+    ``passport_view`` may be given fresher ones.
+    """
+
+    item: Item
+    entries: list[Entry]
+    children: list[str]
+    orgs: dict[str, Org]
+    check: HistoryCheck
+    note: str
+    linked: dict[str, Item]
+
+    @property
+    def linked_ids(self) -> list[str]:
+        """The items the passport links to: children, successors, parent, origin."""
+        return _linked_ids(self.item, self.children, self.entries)
+
+
+def _linked_ids(item: Item, children: Sequence[str], entries: Sequence[Entry]) -> list[str]:
+    links = [*children, *successors(entries), *(i for i in (item.parent, item.origin) if i)]
+    return list(dict.fromkeys(links))
+
+
+def passport_source(store: Store, tlog: Transparency, item_id: str) -> PassportSource | None:
+    """What the passport of an item is built from, its history checked against the
+    latest signed checkpoint; None for an unknown item."""
     with store.reader() as r:
         item = r.item(item_id) if len(item_id) <= MAX_ID_LENGTH else None
         if item is None:
@@ -276,12 +344,7 @@ def passport(
         children = r.children(item_id)
         entries = _parsed(rows)
         orgs = _orgs_named(r, item, entries)
-        linked_ids = [
-            *children,
-            *successors(entries),
-            *(i for i in (item.parent, item.origin) if i),
-        ]
-        linked = r.items_by_ids(linked_ids)
+        linked = r.items_by_ids(_linked_ids(item, children, entries))
     # Read after the rows: it may cover more of the log than they show, never less
     # than it covered before, and entries newer than it are reported as pending.
     checkpoint = tlog.checkpoint(None)
@@ -291,9 +354,46 @@ def passport(
         if row.seq < checkpoint.size
     }
     check = check_history(item, rows, checkpoint.note, tlog.verifier, proofs)
+    return PassportSource(item, entries, children, orgs, check, checkpoint.note, linked)
+
+
+def checkpoint_note(store: Store) -> str | None:
+    """The latest signed checkpoint with its cosignature lines, as a passport shows
+    it (one lookup); None before the first."""
+    with store.lookup() as r:
+        latest = r.latest_checkpoint()
+        lines = r.cosignature_lines(latest.size) if latest is not None else []
+    return None if latest is None else latest.note + "".join(line + "\n" for line in lines)
+
+
+def passport_view(
+    source: PassportSource, access: Access, linked: Mapping[str, Item] | None = None
+) -> dict[str, Any]:
+    """The passport as ``access`` may see it (JSON-ready).
+
+    Args:
+        linked: the linked items to show, when fresher than ``source.linked``.
+    """
+    item, children = source.item, source.children
     view = build_passport(
-        item, entries, children, orgs, linked, check, access, view_item(item, children).decoded
+        item,
+        source.entries,
+        children,
+        source.orgs,
+        source.linked if linked is None else linked,
+        source.check,
+        access,
+        view_item(item, children).decoded,
     )
     if access is Access.REGULATOR:
-        view["verification"]["checkpoint"]["note"] = checkpoint.note
+        view["verification"]["checkpoint"]["note"] = source.note
     return view
+
+
+def passport(
+    store: Store, tlog: Transparency, item_id: str, access: Access
+) -> dict[str, Any] | None:
+    """The passport of an item as ``access`` may see it, with its history checked
+    against the latest signed checkpoint; None for an unknown item."""
+    source = passport_source(store, tlog, item_id)
+    return None if source is None else passport_view(source, access)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from api import presenters
 from api.deps import (
@@ -15,6 +15,7 @@ from api.deps import (
     IdempotencyKeyDep,
     LedgerDep,
     OemDep,
+    ReadsDep,
     SettingsDep,
     TransparencyDep,
     WriterDep,
@@ -22,7 +23,6 @@ from api.deps import (
     run_write,
 )
 from api.problems import READ_PROBLEMS, WRITE_PROBLEMS, responses
-from api.scans import label_item_id
 from api.schemas import (
     BulkResult,
     EventCreate,
@@ -64,6 +64,17 @@ _BULK_BODY = {
 }
 
 
+# First: the dock's scans are the most frequent request, and routes match in order.
+@router.post(
+    "/scan",
+    response_model=ScanResult,
+    responses={**READ_PROBLEMS, **responses(400, 409, 413)},
+    summary="Resolve a scanned label, id or code to the item and your next events",
+)
+async def scan(body: ScanRequest, api_key: ApiKeyDep, found: ReadsDep) -> dict[str, Any]:
+    return presenters.scan(await found.scan(api_key, body.payload))
+
+
 @router.post(
     "/items",
     status_code=201,
@@ -82,10 +93,11 @@ async def register_item(
     raw = body.model_dump(exclude_none=True)
     done = await run_write(
         ledger,
-        lambda tx: items.register(tx, caller, raw),
+        partial(items.register, actor=caller, raw=raw),
         items.Written,
         await idempotency_for(request, caller, key),
         response,
+        claims=partial(items.claims, actor=caller, raw=raw),
     )
     return presenters.written(done)
 
@@ -155,8 +167,8 @@ async def register_bulk(
     responses=READ_PROBLEMS,
     summary="An item with its state, holder, parent and children",
 )
-def get_item(item_id: ItemId, _caller: CallerDep, ledger: LedgerDep) -> dict[str, Any]:
-    return presenters.item(reads.item_view(ledger.store, item_id))
+async def get_item(item_id: ItemId, _caller: CallerDep, found: ReadsDep) -> dict[str, Any]:
+    return presenters.item(await found.item(item_id))
 
 
 @router.get(
@@ -195,19 +207,3 @@ async def record_event(
         response,
     )
     return presenters.written(done)
-
-
-@router.post(
-    "/scan",
-    response_model=ScanResult,
-    responses={**READ_PROBLEMS, **responses(400, 409, 413)},
-    summary="Resolve a scanned label, id or code to the item and your next events",
-)
-async def scan(body: ScanRequest, api_key: ApiKeyDep, ledger: LedgerDep) -> dict[str, Any]:
-    text = body.payload
-    found = await run_in_threadpool(
-        lambda: reads.scan(
-            ledger.store, ledger.orgs, api_key, text, label_item_id=label_item_id(text)
-        )
-    )
-    return presenters.scan(found)

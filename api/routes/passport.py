@@ -1,8 +1,9 @@
 """The passport page a QR label opens: ``GET /p/{id}``, HTML or JSON.
 
-Asks ``ledger.reads.passport`` for the item's passport at the reader's access
-tier, its history checked against the latest signed checkpoint, and renders
-it: HTML for browsers, JSON for ``Accept: application/json``.
+Asks ``api.reads.Reads.passport`` (``ledger.reads.passport`` through the
+cache) for the item's passport at the reader's access tier, its history checked
+against the latest signed checkpoint, and renders it: HTML for browsers, JSON
+for ``Accept: application/json``.
 The reader's key comes from ``Authorization: Bearer`` or, for browsers, from
 the ``key`` cookie the scan station's sign-in sets.
 """
@@ -16,15 +17,15 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.deps import KEY_COOKIE, LedgerDep, TransparencyDep
+from api.deps import KEY_COOKIE, ReadsDep
 from api.problems import responses as problems
+from api.reads import Reads
 from labels import kind_name
 from ledger import reads
 from ledger.errors import AuthError, NotFoundError
 from ledger.passport import Access, access_for
 from ledger.records import OrgRecord
 from ledger.registry import EVENTS
-from ledger.service import Ledger
 
 router = APIRouter(tags=["passport"])
 # Described as in ``api.deps``: OpenAPI keeps one ``HTTPBearer`` scheme for both.
@@ -142,8 +143,8 @@ def _wants_json(request: Request) -> bool:
     return best.get("json", 0.0) > best.get("html", 0.0)
 
 
-def _reader_org(
-    ledger: Ledger, request: Request, credentials: HTTPAuthorizationCredentials | None
+async def _reader_org(
+    found: Reads, request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> tuple[OrgRecord | None, bool]:
     """The reader's org and whether a stale ``key`` cookie came along.
 
@@ -151,12 +152,12 @@ def _reader_org(
     the public passport, since a browser cannot fix it by itself.
     """
     if credentials is not None and credentials.credentials:
-        return ledger.authenticate(credentials.credentials), False
+        return await found.caller(credentials.credentials), False
     cookie = request.cookies.get(KEY_COOKIE)
     if not cookie:
         return None, False
     try:
-        return ledger.authenticate(cookie), False
+        return await found.caller(cookie), False
     except AuthError:
         return None, True
 
@@ -214,16 +215,15 @@ _RESPONSES[404]["content"] = {"application/problem+json": {}, "text/html": {}}
     responses=_RESPONSES,
     summary="The passport a QR label opens; what it shows depends on the API key",
 )
-def passport(
+async def passport(
     item_id: str,
     request: Request,
-    ledger: LedgerDep,
-    tlog: TransparencyDep,
+    found: ReadsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Response:
-    org, stale = _reader_org(ledger, request, credentials)
+    org, stale = await _reader_org(found, request, credentials)
     access = access_for(org.role if org else None)
-    view = reads.passport(ledger.store, tlog, item_id, access)
+    view = await found.passport(item_id, access)
     if view is not None:
         view["item"]["kind_name"] = kind_name(view["item"]["kind"])
     as_json = _wants_json(request)

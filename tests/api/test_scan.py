@@ -225,15 +225,16 @@ def test_a_scan_is_a_few_indexed_lookups(
     world: World, backend: str, pack: dict[str, Any], panel: dict[str, Any]
 ) -> None:
     blade = register(world.client, world.oem, registration("wind_blade"))
-    # The API key and the item; the holder org is remembered (orgs never change),
-    # and a pack, which may hold modules, needs one more read for its children.
+    # The item; the holder org is remembered (orgs never change), and a pack,
+    # which may hold modules, needs one more read for its children. The API key
+    # is read at most once a second (api.cache.KeyCache).
     cases = [
-        (f"{BASE}/p/{panel['id']}", 2),
-        (panel["code"].lower(), 2),
-        (f"https://id.gs1.org/01/{GTIN}/21/{panel['code']}", 2),
-        (blade["code"], 2),
-        (pack["code"].lower(), 3),
-        (pack["id"], 3),
+        (f"{BASE}/p/{panel['id']}", 1),
+        (panel["code"].lower(), 1),
+        (f"https://id.gs1.org/01/{GTIN}/21/{panel['code']}", 1),
+        (blade["code"], 1),
+        (pack["code"].lower(), 2),
+        (pack["id"], 2),
     ]
     engine = world.app.state.ledger.store.engine
     for payload, expected in cases:
@@ -241,7 +242,9 @@ def test_a_scan_is_a_few_indexed_lookups(
         with statements(world) as seen:
             found(world, payload)
         queries = selects(seen)
-        assert len(queries) == expected, (payload, [s for s, _ in queries])
+        of_items = [s for s, _ in queries if "api_keys" not in s]
+        assert len(of_items) == expected, (payload, of_items)
+        assert len(queries) - len(of_items) <= 1, (payload, [s for s, _ in queries])
         if backend != "sqlite":
             continue
         # SQLite says how it reads each: by an index, never a scan of the table.
