@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ class Appends:
     cut_off: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def count(self) -> int:
         with self.lock:
@@ -189,7 +191,7 @@ def append_until_cut_off(url: str, key: str, thread: int, seen: Appends) -> None
     deadline = time.monotonic() + APPEND_DEADLINE_S + 30.0
     with httpx.Client(base_url=url, headers=bearer(key), timeout=15.0) as client:
         for n in range(MAX_APPENDS_PER_THREAD):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or seen.stop.is_set():
                 return
             code = f"PV-K{thread}-{n:06d}"
             body = {"kind": "pv_module", "code": code, "attributes": {"mass_kg": "21.0"}}
@@ -214,8 +216,11 @@ def append_until_cut_off(url: str, key: str, thread: int, seen: Appends) -> None
                 )
 
 
-def crash_during_appends(server: RetraceServer, oem: str) -> Appends:
-    """Append from several threads, SIGKILL the server's group once enough are acked."""
+def crash_during_appends(
+    server: RetraceServer, oem: str, crash: Callable[[], object] | None = None
+) -> Appends:
+    """Append from several threads, SIGKILL the server's group (or ``crash`` it
+    another way) once enough are acked."""
     seen = Appends()
     with ThreadPoolExecutor(THREADS) as pool:
         futures = [
@@ -226,7 +231,9 @@ def crash_during_appends(server: RetraceServer, oem: str) -> Appends:
             if all(f.done() for f in futures):
                 break
             time.sleep(0.01)
-        server.kill()
+        (crash or server.kill)()
+        time.sleep(1.0)  # what survives the crash goes on appending for a moment
+        seen.stop.set()
         for future in futures:
             future.result(timeout=60)
     assert not seen.refused, seen.refused[:5]
@@ -282,5 +289,48 @@ def test_sigkill_keeps_acknowledged_entries_and_nothing_half_written(
             assert after.json()["entry"]["prev"] == entries[-1]["hash"]
             assert_log_verifies(api, regulator, len(entries) + 1)
         restarted.stop()
+        assert_cli_ok(env, tmp_path, "projection")
+        assert_cli_ok(env, tmp_path, "verify")
+
+
+@pytest.mark.slow
+def test_sigkill_of_one_worker_keeps_acknowledged_entries_and_the_others_serve(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = retrace_env(database_url, tmp_path / "log.key", ADMIN_KEY)
+    with Servers(tmp_path) as servers:
+        server = servers.start(env, workers=2)
+        with httpx.Client(base_url=server.url, timeout=30.0) as api:
+            oem = create_org(api, "Worker crash OEM", "oem")
+            regulator = create_org(api, "Worker crash auditor", "regulator")
+        killed: list[int] = []
+        seen = crash_during_appends(server, oem, lambda: killed.append(server.kill_worker()))
+        assert len(killed) == 1
+        assert killed[0] not in server.worker_pids()
+
+        with httpx.Client(base_url=server.url, timeout=30.0) as api:
+            # The same server answers on: the other worker, and the one uvicorn starts anew.
+            after = api.post(
+                "/v1/items",
+                headers=bearer(oem),
+                json={"kind": "pv_module", "code": "PV-AFTER-WORKER", "attributes": {}},
+            )
+            assert after.status_code == 201, after.text
+            entries = read_log(api, regulator)
+            assert_one_chain(entries)
+            for ack in seen.acked:
+                entry = entries[ack["seq"]]
+                assert (entry["hash"], entry["item"], entry["data"]["code"]) == (
+                    ack["hash"],
+                    ack["item"],
+                    ack["code"],
+                )
+            logged = {e["data"]["code"] for e in entries if e["type"] == "registered"}
+            for code in seen.cut_off:
+                scan = api.post("/v1/scan", json={"payload": code}, headers=bearer(oem))
+                assert scan.status_code == (200 if code in logged else 404), scan.text
+            assert after.json()["entry"]["seq"] == len(entries) - 1
+            assert_log_verifies(api, regulator, len(entries))
+        server.stop()
         assert_cli_ok(env, tmp_path, "projection")
         assert_cli_ok(env, tmp_path, "verify")

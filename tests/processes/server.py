@@ -170,6 +170,23 @@ class RetraceServer:
         self._stopped = True
         self._close_log()
 
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children running multiprocessing's spawn_main)."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker process (the supervisor and the others live on)."""
+        victim = self.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
     def stop(self) -> None:
         """SIGTERM the group, then SIGKILL whatever is left (bounded)."""
         if self.process is None or self._stopped:
