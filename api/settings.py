@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     checkpoint_every: int = Field(
         1000, ge=1, description="also publish a checkpoint once this many entries are uncovered"
     )
-    db_pool_size: int = Field(5, ge=1, description="database connections per process")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="database connections kept per process (as many again may open at a peak)",
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -146,7 +146,7 @@ class Tx:
             self.writer.insert_items(list(self.new_items.values()))
             self.writer.update_items(list(self.changed.values()))
             return
-        with self.writer.pipelined():
+        with self.writer.together():
             self.writer.append(self.entries, expected_size=self.start)
             self.writer.insert_items(list(self.new_items.values()))
             self.writer.update_items(list(self.changed.values()))

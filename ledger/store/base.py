@@ -209,9 +209,10 @@ class Writer(LogWriter, ProjectionWriter, Protocol):
         """A nested transaction: an exception inside undoes only what it wrote."""
         ...
 
-    def pipelined(self) -> AbstractContextManager[None]:
-        """Writes inside may be sent together; their errors may surface at its end
-        (as the same ``LedgerError``s). Nothing inside may read."""
+    def together(self) -> AbstractContextManager[None]:
+        """Writes inside may be held and sent together at its end, where their
+        errors then surface (as the same ``LedgerError``s). Nothing inside may
+        read what is written inside."""
         ...
 
 

@@ -204,7 +204,7 @@ class MemoryWriter(MemoryReader):
             raise
 
     @contextmanager
-    def pipelined(self) -> Iterator[None]:
+    def together(self) -> Iterator[None]:
         yield
 
     def _restore(self, saved: _State) -> None:

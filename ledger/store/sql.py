@@ -11,7 +11,7 @@ atomically or not at all. Satisfies ``ledger.store.base.Store``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -29,8 +29,15 @@ from ledger.errors import (
 from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine, sqlite_folder
 from ledger.store.sql_log import LogAppends, LogRows, NodeMemo
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
+from ledger.store.sql_together import Held, statement
 
 __all__ = ["SqlReader", "SqlStore", "SqlWriter"]
+
+# The chain lock, then the head: two statements, one round trip (simple query protocol).
+_LOCK_AND_HEAD = (
+    f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY}); "  # noqa: S608 - a constant of ours
+    "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
+)
 
 
 class SqlReader(LogRows, ProjectionRows):
@@ -46,8 +53,6 @@ class SqlWriter(LogAppends, ProjectionWrites):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    # Inside ``pipelined``: what closes the pipeline once a write opened it.
-    _pipe: ExitStack | None = None
     # A savepoint asked for and not yet begun, and the one begun.
     _savepoint_wanted = False
     _nested: sa.NestedTransaction | None = None
@@ -84,45 +89,41 @@ class SqlWriter(LogAppends, ProjectionWrites):
     def lock_chain(self) -> None:
         """Take the chain lock (PostgreSQL) and read the head in one round trip.
 
-        The head is read by a second statement, after the lock is granted, so it
-        is the head no other writer can move until this transaction ends.
+        Two statements in one query string: the second runs, with a snapshot of
+        its own, once the first holds the lock, so it reads the head that no
+        other writer can move until this transaction ends.
         """
-        raw = self._raw()
-        with raw.pipeline(), raw.cursor() as lock, raw.cursor() as head:
-            lock.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
-            head.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1")
-            row = head.fetchone()
+        with self._raw().cursor() as cursor:
+            cursor.execute(_LOCK_AND_HEAD)
+            cursor.nextset()
+            row = cursor.fetchone()
         self._primed = (None if row is None else (row[0] + 1, row[1]),)
 
     @contextmanager
-    def pipelined(self) -> Iterator[None]:
-        """The inserts and updates inside are sent together (PostgreSQL: one round
-        trip); a clash surfaces at the end of the block, as the same errors.
-
-        The pipeline opens at the first write, so reads before it (the Merkle
-        nodes an append needs) are answered as usual.
-        """
+    def together(self) -> Iterator[None]:
+        """The inserts and updates inside are held and sent at the end as one
+        statement (PostgreSQL: one round trip); a clash surfaces there, as the
+        same errors. Elsewhere they are sent as they come."""
         if self.conn.dialect.name != "postgresql":
             yield
             return
-        with ExitStack() as stack:
-            self._pipe = stack
-            try:
-                yield
-                stack.close()  # send everything queued, and raise what clashed
-            except psycopg.errors.UniqueViolation as exc:
-                constraint = exc.diag.constraint_name or ""
-                if constraint.startswith("uq_items"):
-                    raise DuplicateError("an item with this kind and code exists already") from exc
-                raise ConcurrentAppendError("another writer appended first") from exc
-            finally:
-                self._pipe, self._pipeline = None, False
-
-    def _queue_writes(self) -> bool:
-        if self._pipe is not None and not self._pipeline:
-            self._pipe.enter_context(self._raw().pipeline())
-            self._pipeline = True
-        return self._pipeline
+        held: list[Held] = []
+        self._held = held
+        try:
+            yield
+        finally:
+            self._held = None
+        sql, params = statement(held, self.conn.dialect)
+        if not sql:
+            return
+        try:
+            with self._raw().cursor() as cursor:
+                cursor.execute(sql, params)
+        except psycopg.errors.UniqueViolation as exc:
+            constraint = exc.diag.constraint_name or ""
+            if constraint.startswith("uq_items"):
+                raise DuplicateError("an item with this kind and code exists already") from exc
+            raise ConcurrentAppendError("another writer appended first") from exc
 
     def _raw(self) -> psycopg.Connection[Any]:
         raw = self.conn.connection.driver_connection

@@ -20,39 +20,26 @@ from sqlalchemy.exc import IntegrityError
 from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.chain import Entry, StoredEntry
 from ledger.errors import ConcurrentAppendError
+from ledger.store.sql_together import Held
 from ledger.store.tables import EntryRow, TreeNodeRow
 
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
 
 
-def insert_rows(
-    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, pipelined: bool = False
-) -> None:
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows in this transaction; on PostgreSQL many rows go through
     COPY, several times faster than one bind per row (LIMITS.md, row 6).
-
-    Args:
-        pipelined: inside ``SqlWriter.pipelined``: the rows are queued on the
-            connection's pipeline, and a clash surfaces when it is sent.
 
     Raises:
         IntegrityError: a unique key clashes (also when COPY finds it).
     """
     if not rows:
         return
-    columns = list(rows[0])
-    if pipelined:
-        raw = conn.connection.driver_connection
-        assert raw is not None  # noqa: S101 - a connection inside a transaction is live
-        marks = ", ".join(["%s"] * len(columns))
-        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - our own names
-        with raw.cursor() as cursor:
-            cursor.executemany(statement, [[row[c] for c in columns] for row in rows])
-        return
     if conn.dialect.name != "postgresql" or len(rows) < 64:
         conn.execute(table.insert(), list(rows))
         return
+    columns = list(rows[0])
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     raw = conn.connection.driver_connection
     assert raw is not None  # noqa: S101 - a connection inside a transaction is live
@@ -173,9 +160,8 @@ class LogAppends(LogRows):
     def _writing(self) -> None:
         """Called before each write (the writer begins a pending savepoint there)."""
 
-    def _queue_writes(self) -> bool:
-        """Whether the next write is queued on a pipeline (``SqlWriter.pipelined``)."""
-        return False
+    # Inside ``SqlWriter.together``: the writes held until the end of the block.
+    _held: list[Held] | None = None
 
     # The log's size as this transaction knows it. Under the write lock it moves
     # only by this transaction's appends, so once read it needs no second query.
@@ -185,8 +171,6 @@ class LogAppends(LogRows):
     # Committed nodes of this process (the store's), and the ones this transaction made.
     memo: NodeMemo | None = None
     made: dict[NodeId, bytes] | None = None
-    # Inside ``pipelined``: inserts are queued, not sent one by one.
-    _pipeline: bool = False
 
     def head(self) -> tuple[int, str] | None:
         if self._primed is not None:
@@ -210,7 +194,6 @@ class LogAppends(LogRows):
         size = self._size if self._size is not None else self.size()
         if entries[0].seq != expected_size or size != expected_size:
             raise ConcurrentAppendError(f"entry {entries[0].seq} does not follow a log of {size}")
-        # Reads first: inside a pipeline, a read would have to wait for the inserts.
         node_rows, made = self._tree_rows(entries)
         rows = [
             {
@@ -224,13 +207,16 @@ class LogAppends(LogRows):
             }
             for e in entries
         ]
-        try:
-            insert_rows(self.conn, _entries, rows, pipelined=self._queue_writes())
-        except IntegrityError as exc:
-            raise ConcurrentAppendError(
-                f"another writer appended at seq {entries[0].seq} first"
-            ) from exc
-        insert_rows(self.conn, _nodes, node_rows, pipelined=self._queue_writes())
+        if self._held is not None:
+            self._held += [Held("insert", _entries, rows), Held("insert", _nodes, node_rows)]
+        else:
+            try:
+                insert_rows(self.conn, _entries, rows)
+            except IntegrityError as exc:
+                raise ConcurrentAppendError(
+                    f"another writer appended at seq {entries[0].seq} first"
+                ) from exc
+            insert_rows(self.conn, _nodes, node_rows)
         self._size = expected_size + len(entries)
         if self.made is not None:
             self.made.update(made)
@@ -260,8 +246,12 @@ class LogAppends(LogRows):
 
             def get(level: int, index: int) -> bytes:
                 node = known.get((level, index))
+                if node is None and memo is not None:
+                    node = memo.get((level, index))
                 if node is None:
                     node = self.nodes([(level, index)])[(level, index)]
+                    if memo is not None:
+                        memo.add({(level, index): node})
                 return node
 
             for level, index, node in new_perfect_nodes(entry.seq, leaf, get):

@@ -22,6 +22,7 @@ from ledger.lifecycle import Item, Role, State
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
 from ledger.store.sql_log import insert_rows
+from ledger.store.sql_together import Held
 from ledger.store.tables import (
     ApiKeyRow,
     CheckpointRow,
@@ -299,12 +300,8 @@ class ProjectionWrites(ProjectionRows):
     def _writing(self) -> None:
         """Called before each write (the writer begins a pending savepoint there)."""
 
-    def _queue_writes(self) -> bool:
-        """Whether the next write is queued on a pipeline (``SqlWriter.pipelined``)."""
-        return False
-
-    # Inside ``SqlWriter.pipelined``: inserts and updates are queued, not sent one by one.
-    _pipeline: bool = False
+    # Inside ``SqlWriter.together``: the writes held until the end of the block.
+    _held: list[Held] | None = None
 
     def insert_items(self, items: Sequence[Item]) -> None:
         """Add new projection rows (one per ``registered`` entry).
@@ -316,8 +313,11 @@ class ProjectionWrites(ProjectionRows):
         if not items:
             return
         rows = [{**_item_values(i), "created_seq": i.head_seq} for i in items]
+        if self._held is not None:
+            self._held.append(Held("insert", _items, rows))
+            return
         try:
-            insert_rows(self.conn, _items, rows, pipelined=self._queue_writes())
+            insert_rows(self.conn, _items, rows)
         except IntegrityError as exc:
             raise DuplicateError("an item with this kind and code exists already") from exc
 
@@ -332,15 +332,8 @@ class ProjectionWrites(ProjectionRows):
             .where(_items.c.id == sa.bindparam("_id"))
             .values({c: sa.bindparam(f"_{c}") for c in columns})
         )
-        if self._queue_writes():
-            raw = self.conn.connection.driver_connection
-            assert raw is not None  # noqa: S101 - a connection inside a transaction is live
-            sets = ", ".join(f"{c} = %s" for c in columns)
-            with raw.cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE items SET {sets} WHERE id = %s",  # noqa: S608 - our own names
-                    [[*(v[c] for c in columns), v["id"]] for v in map(_item_values, items)],
-                )
+        if self._held is not None:
+            self._held.append(Held("update", _items, [_item_values(i) for i in items]))
             return
         rows = []
         for item in items:

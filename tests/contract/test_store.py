@@ -872,7 +872,7 @@ def test_pipelined_writes_land_together_and_read_back(contract_store: Store) -> 
     changed = replace(other, state=State.RETIRED, head_seq=3)
     with contract_store.writer() as w:
         entries = next_entries(w, [item.id, None, other.id])
-        with w.pipelined():
+        with w.together():
             w.append(entries, expected_size=2)
             w.insert_items([item])
             w.update_items([changed])
@@ -894,7 +894,7 @@ def test_a_clash_in_a_pipeline_raises_duplicate_and_keeps_nothing(contract_store
     def clash() -> None:
         with contract_store.writer() as w:
             entries = next_entries(w, [again.id])
-            with w.pipelined():
+            with w.together():
                 w.append(entries, expected_size=entries[0].seq)
                 w.insert_items([again])
 
