@@ -141,7 +141,7 @@ class Tx:
     def flush(self) -> None:
         """Store the entries and projection rows (still inside the transaction)."""
         if len(self.entries) >= 64:
-            # Many rows: the store's bulk path (COPY on PostgreSQL) beats a pipeline.
+            # Many rows: the store's bulk path (COPY on PostgreSQL) beats one statement.
             self.writer.append(self.entries, expected_size=self.start)
             self.writer.insert_items(list(self.new_items.values()))
             self.writer.update_items(list(self.changed.values()))
