@@ -97,34 +97,41 @@ class LogRows:
         return 0 if head is None else head[0]
 
     def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        """Stored Merkle nodes by (level, index); level 0 reads the entry hashes."""
+        """Stored Merkle nodes by (level, index); level 0 reads the entry hashes.
+
+        One statement for up to 200 nodes (a proof needs about 2 log2 n): the
+        leaves from ``entries`` and the subtrees from ``tree_nodes``, each
+        found by its primary key.
+        """
         found: dict[NodeId, bytes] = {}
-        leaves = sorted({i for level, i in ids if level == 0})
-        inner = sorted({(level, i) for level, i in ids if level > 0})
-        for start in range(0, len(leaves), 500):
-            rows = self.conn.execute(
-                sa.select(_entries.c.seq, _entries.c.hash).where(
-                    _entries.c.seq.in_(leaves[start : start + 500])
-                )
-            )
-            found.update(((0, r.seq), bytes.fromhex(r.hash)) for r in rows)
-        for start in range(0, len(inner), 200):
-            chunk = inner[start : start + 200]
-            # Join a VALUES list of the wanted ids: both databases then look each one up by
-            # the primary key, where a row-value IN makes SQLite scan the whole table.
-            values = ", ".join(f"(:l{n}, :i{n})" for n in range(len(chunk)))
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 200):
+            chunk = wanted[start : start + 200]
+            leaves = [i for level, i in chunk if level == 0]
+            inner = [(level, i) for level, i in chunk if level > 0]
             params: dict[str, int] = {}
-            for n, (level, i) in enumerate(chunk):
-                params[f"l{n}"], params[f"i{n}"] = level, i
-            rows = self.conn.execute(
-                sa.text(
-                    f"WITH wanted(level, idx) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-                    "SELECT t.level, t.idx, t.hash FROM wanted JOIN tree_nodes t "
+            parts, with_ = [], ""
+            if leaves:
+                marks = ", ".join(f":s{n}" for n in range(len(leaves)))
+                params.update({f"s{n}": i for n, i in enumerate(leaves)})
+                parts.append(
+                    "SELECT 0 AS level, seq AS idx, hash AS hex, NULL AS hash "  # noqa: S608
+                    f"FROM entries WHERE seq IN ({marks})"
+                )
+            if inner:
+                # Join a VALUES list of the wanted ids: both databases then look each one
+                # up by the primary key, where a row-value IN makes SQLite scan the table.
+                values = ", ".join(f"(:l{n}, :i{n})" for n in range(len(inner)))
+                for n, (level, i) in enumerate(inner):
+                    params[f"l{n}"], params[f"i{n}"] = level, i
+                with_ = f"WITH wanted(level, idx) AS (VALUES {values}) "
+                parts.append(
+                    "SELECT t.level, t.idx, NULL, t.hash FROM wanted JOIN tree_nodes t "
                     "ON t.level = wanted.level AND t.idx = wanted.idx"
-                ),
-                params,
-            )
-            found.update(((r.level, r.idx), bytes(r.hash)) for r in rows)
+                )
+            rows = self.conn.execute(sa.text(with_ + " UNION ALL ".join(parts)), params)
+            for level, index, hex_hash, node in rows:
+                found[(level, index)] = bytes.fromhex(hex_hash) if level == 0 else bytes(node)
         return found
 
     def entries(self, start: int, limit: int) -> list[StoredEntry]:
