@@ -12,7 +12,9 @@ Prints one table; every ratio is against a figure measured in the same run.
    store (``Transparency.inclusion`` / ``.consistency``: a read transaction and O(log n)
    rows), and the same from pymerkle (which stores leaves only and caches subtree roots).
 3. Audit: ``retrace export`` of the log to a bundle, then ``retrace audit`` of that
-   bundle, beside the raw limit: reading the same file and SHA-256 of every line.
+   bundle with one and two processes, beside its limit measured in the same run: reading
+   the same file and SHA-256 of every line with the 0x00 leaf prefix, nothing else.
+   Goal: 400,000 entries/s with one process.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ledger.store.tables import EntryRow
 from ledger.transparency import Transparency, tree_root
 
 ACTORS = ("org_01JD8Z3K5V7W9XQRSTABCDEFGH", "org_01JD8Z3K5V7W9XQRSTABCDEFGJ")
+AUDIT_GOAL = 400_000  # entries/s of ``retrace audit BUNDLE`` on one core
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
 
@@ -307,7 +310,8 @@ def bench_audit(args: argparse.Namespace, store: SqlStore, work: Path, report: R
         notes=f"{(bundle / 'entries.jsonl').stat().st_size / 1e6:,.0f} MB entries.jsonl",
     )
 
-    def raw_limit() -> None:
+    def read_and_hash() -> None:
+        """The limit: read the bundle's entries and SHA-256 each with the 0x00 prefix."""
         sha = hashlib.sha256
         carry = b""
         with (bundle / "entries.jsonl").open("rb") as handle:
@@ -320,21 +324,27 @@ def bench_audit(args: argparse.Namespace, store: SqlStore, work: Path, report: R
     audits: dict[int, list[float]] = {1: [], 2: []}
     limits: list[float] = []
     for _ in range(args.repeats):
+        # In turns, so that the audits and their limit share whatever else the machine does.
         gc.collect()
-        limits.append(timed(raw_limit))
+        limits.append(timed(read_and_hash))
         for jobs, spent_list in audits.items():
+            gc.collect()
             spent_list.append(timed(audit_bundle, bundle, jobs=jobs))
-    limit = min(limits)
+    limit = args.size / min(limits)
     for jobs, spent_list in audits.items():
-        audit = min(spent_list)
+        audit = args.size / min(spent_list)
         report.add(
             f"retrace audit BUNDLE --jobs {jobs}",
-            rate(args.size, audit),
-            limit=rate(args.size, limit),
-            ratio=f"{limit / audit:.2f}",
-            goal=">= 0.30",
-            notes=f"best of {args.repeats}; limit = read the file + SHA-256 of each line (one "
-            "core); audit = + parse, RFC 8785 check, both chains, root at each checkpoint",
+            f"{audit:,.0f}/s",
+            limit=f"{limit:,.0f}/s",
+            ratio=f"{audit / limit:.2f}",
+            goal=f">= {AUDIT_GOAL:,}/s ({'ok' if audit >= AUDIT_GOAL else 'MISS'})"
+            if jobs == 1
+            else "",
+            notes=f"best of {args.repeats}; limit = read entries.jsonl + SHA-256(0x00 || line) "
+            "per line, one core, same run; audit = + RFC 8785 form, field types, seq, both "
+            "chains, Merkle root at each checkpoint, signatures"
+            + ("" if jobs == 1 else "; one process joins, the others check blocks"),
         )
 
 
@@ -353,6 +363,9 @@ def main() -> None:
         action="store_true",
         help="reuse the logs a previous run left in --workdir (skip appends)",
     )
+    parser.add_argument(
+        "--audit-only", action="store_true", help="skip the proofs: export and audit only"
+    )
     args = parser.parse_args()
     report = Report()
     with tempfile.TemporaryDirectory(prefix="retrace-bench-") as scratch:
@@ -366,7 +379,8 @@ def main() -> None:
             peer = pymerkle.SqliteTree(str(work / "pymerkle.db"))
         else:
             store, peer = bench_appends(args, work, report)
-        bench_proofs(args, store, peer, report)
+        if not args.audit_only:
+            bench_proofs(args, store, peer, report)
         peer.close()
         bench_audit(args, store, work, report)
         store.dispose()

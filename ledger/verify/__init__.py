@@ -1,8 +1,9 @@
 """Verifying the log: one entry check, and every verifier built on it.
 
 This package owns how Retrace checks what it (or another copy of its log) shows. Every
-verifier runs the one entry check (``entry``): canonical RFC 8785 bytes in the entry
-format, leaf hash, seq, ``prev`` and ``item_prev`` links. On top of it:
+verifier runs the one entry check (``entry``, with ``batch``, the same check of a whole
+batch at once): canonical RFC 8785 bytes in the entry format, leaf hash, seq, ``prev`` and
+``item_prev`` links. On top of it:
 
 * ``log``: ``verify_log`` and its ``ChainVerifier``, the server's ``verify`` of a store;
 * ``audit``: ``check_block`` and ``LogAuditor``, the offline audit of a stream of entries,

@@ -8,7 +8,8 @@ Owns what checks a stream of entries' canonical bytes, in ``seq`` order:
   checked in other processes;
 * ``LogAuditor``: joins blocks in order: the links into earlier blocks, the tree
   frontier (``hashing.TreeFrontier``), and each signed checkpoint's root, compared as the
-  stream passes that checkpoint's size.
+  stream passes that checkpoint's size. Its ``feed`` checks entries in this process, each
+  against the entries before it, with the same verdict as joining ``check_block``'s.
 
 Every check raises ``AuditFailure`` naming the first thing wrong: an entry's seq, or a
 checkpoint's size, and why. Signatures, keys and consistency proofs are
@@ -20,14 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from hashing import Subtrees, TreeFrontier, covering_subtrees, subtree_levels
 from ledger.chain import ZERO_HASH
 from ledger.errors import AuditFailure
-from ledger.verify.entry import FirstLinks, check_entries, item_link_reason, prev_link_failure
+from ledger.verify.entry import (
+    EntryRun,
+    FirstLinks,
+    check_entries,
+    item_link_reason,
+    prev_link_failure,
+)
 from ledger.verify.trust import SignedCheckpoint
 
 __all__ = ["AuditSummary", "BlockResult", "LogAuditor", "check_block", "check_text_block"]
+
+_RUN = 1024  # entries checked and hashed into the tree together by ``LogAuditor.feed``
+_link = itemgetter(1)
 
 
 @dataclass
@@ -71,10 +82,17 @@ def check_block(start: int, lines: Sequence[bytes], stops: Sequence[int] = ()) -
     """
     result = BlockResult(start)
     run = check_entries(lines, start, None, result.last_links, result.first_links)
+    result.first_prev = run.first_prev
+    _settle(result, run, stops)
+    return result
+
+
+def _settle(result: BlockResult, run: EntryRun, stops: Sequence[int]) -> None:
+    """Fill ``result`` from the run of its entries: count, head, failure, subtrees."""
+    start = result.start
     if run.failure is not None:
         result.failure = (start + run.count, run.failure.reason)
     result.count = run.count
-    result.first_prev = run.first_prev
     result.head = run.head
     if run.leaves:
         end = start + run.count
@@ -83,7 +101,6 @@ def check_block(start: int, lines: Sequence[bytes], stops: Sequence[int] = ()) -
         for stop in stops:
             if start < stop <= end:
                 result.snapshots[stop] = covering_subtrees(levels, start, stop)
-    return result
 
 
 def check_text_block(start: int, text: bytes, stops: Sequence[int] = ()) -> BlockResult:
@@ -149,12 +166,31 @@ class LogAuditor:
         return [c.size for c in self._pending if first < c.size <= first + count]
 
     def feed(self, lines: Sequence[bytes]) -> None:
-        """Check the next entries.
+        """Check the next entries, here, against the entries before them.
 
         Raises:
             AuditFailure: the first entry (by seq) or checkpoint that is wrong.
         """
-        self.join(check_block(self.size, lines, self.stops(len(lines))))
+        # In runs ending at multiples of _RUN: each full run is one perfect subtree, hashed
+        # while its leaves are still in the CPU cache.
+        done = 0
+        while done < len(lines):
+            end = min(done + _RUN - self.size % _RUN, len(lines))
+            self._feed_run(lines[done:end])
+            done = end
+
+    def _feed_run(self, lines: Sequence[bytes]) -> None:
+        # The same verdict as ``join(check_block(...))``, with the links into earlier
+        # entries checked as each entry passes instead of after the block.
+        first_links: FirstLinks | None = {} if self._resumed else None
+        run = check_entries(lines, self.size, self.head, self._items, first_links)
+        block = BlockResult(self.size)
+        _settle(block, run, self.stops(len(lines)))
+        self.join(block)
+        # A resumed audit cannot check the first link of an item last seen before it.
+        self.unchecked_item_links += sum(
+            link is not None for _, link in (first_links or {}).values()
+        )
 
     def join(self, block: BlockResult) -> None:
         """Add the next block: links into earlier entries, tree, checkpoints.
@@ -172,7 +208,10 @@ class LogAuditor:
             failure = prev_link_failure(block.start, block.first_prev, self.head)
             findings.append((block.start, failure))
         items, unchecked = self._items, 0
-        for item, (seq, link) in block.first_links.items():
+        firsts = block.first_links
+        # Most often every first link is right: one comparison of two lists says so.
+        linked = list(map(items.get, firsts)) == list(map(_link, firsts.values()))
+        for item, (seq, link) in () if linked else firsts.items():
             last = items.get(item)
             if link != last:
                 if last is None and self._resumed:
