@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,22 @@ READY_TIMEOUT_S = 60.0
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def make_orgs(
+    api: httpx.Client, admin_key: str, roles: Sequence[str], prefix: str
+) -> dict[str, str]:
+    """One org per role through ``POST /v1/orgs`` (named ``<prefix> <role>``); their keys."""
+    keys = {}
+    for role in roles:
+        made = api.post(
+            "/v1/orgs",
+            headers=bearer(admin_key),
+            json={"name": f"{prefix} {role}", "role": role, "region": "CN"},
+        )
+        made.raise_for_status()
+        keys[role] = made.json()["api_key"]
+    return keys
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from _harness import (
     Row,
     Server,
     bearer,
+    make_orgs,
     profiled,
     run_wrk,
     scratch_database,
@@ -52,15 +53,7 @@ _CATEGORIES = [
 
 def seed(api: httpx.Client, admin_key: str, items: int) -> tuple[str, list[dict[str, Any]]]:
     """Orgs and ``items`` registered items (kinds cycling); returns a recycler's key."""
-    keys = {}
-    for role in ("oem", "recycler"):
-        made = api.post(
-            "/v1/orgs",
-            headers=bearer(admin_key),
-            json={"name": f"bench {role}", "role": role, "region": "CN"},
-        )
-        made.raise_for_status()
-        keys[role] = made.json()["api_key"]
+    keys = make_orgs(api, admin_key, ("oem", "recycler"), "bench")
     token = secrets.token_hex(3).upper()
     lines = []
     for n in range(items):

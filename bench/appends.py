@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Server, bearer, profiled, scratch_database, server_env, summarize_profile
+from _harness import (
+    Server,
+    bearer,
+    make_orgs,
+    profiled,
+    scratch_database,
+    server_env,
+    summarize_profile,
+)
 from _harness import run_wrk as wrk_url
 
 from ledger.chain import ZERO_HASH, build_entry
@@ -211,15 +219,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
             Server(env, workdir, args.workers) as server,
             httpx.Client(base_url=server.url, timeout=600.0) as api,
         ):
-            orgs = {}
-            for role in ("oem", "regulator"):
-                made = api.post(
-                    "/v1/orgs",
-                    headers=bearer(admin_key),
-                    json={"name": f"bench {role}", "role": role, "region": "CN"},
-                )
-                made.raise_for_status()
-                orgs[role] = made.json()["api_key"]
+            orgs = make_orgs(api, admin_key, ("oem", "regulator"), "bench")
             oem = orgs["oem"]
 
             # Single appends through wrk, after a short warm-up.

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Server, bearer, run_wrk, scratch_database, server_env
+from _harness import Server, bearer, make_orgs, run_wrk, scratch_database, server_env
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 BENCH = Path(__file__).resolve().parent
@@ -208,15 +208,7 @@ def main() -> None:
                 Server(env, work, args.workers) as server,
                 httpx.Client(base_url=server.url, timeout=3600.0) as api,
             ):
-                keys = {}
-                for role in ("oem", "recycler", "regulator"):
-                    made = api.post(
-                        "/v1/orgs",
-                        headers=bearer(admin),
-                        json={"name": f"scale {role}", "role": role, "region": "CN"},
-                    )
-                    made.raise_for_status()
-                    keys[role] = made.json()["api_key"]
+                keys = make_orgs(api, admin, ("oem", "recycler", "regulator"), "scale")
                 filled = 0
                 # The org and key entries so far; from here on the script counts.
                 size = len(
