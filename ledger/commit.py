@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -140,13 +141,8 @@ class Tx:
 
     def flush(self) -> None:
         """Store the entries and projection rows (still inside the transaction)."""
-        if len(self.entries) >= 64:
-            # Many rows: the store's bulk path (COPY on PostgreSQL) beats one statement.
-            self.writer.append(self.entries, expected_size=self.start)
-            self.writer.insert_items(list(self.new_items.values()))
-            self.writer.update_items(list(self.changed.values()))
-            return
-        with self.writer.together():
+        # Few rows go as one statement; many take the store's bulk path (COPY).
+        with self.writer.together() if len(self.entries) < 64 else nullcontext():
             self.writer.append(self.entries, expected_size=self.start)
             self.writer.insert_items(list(self.new_items.values()))
             self.writer.update_items(list(self.changed.values()))

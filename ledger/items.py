@@ -110,6 +110,9 @@ def register(tx: Tx, actor: OrgRecord, raw: Any) -> Written:
     return Written(item, tx.children(item.id), entries)
 
 
+_KINDS = frozenset(k.value for k in ItemKind)
+
+
 def claims(r: ProjectionReader, actor: OrgRecord, raw: Any) -> set[CodeKey]:
     """The code a registration from ``raw`` claims, checked free before it queues.
 
@@ -122,7 +125,7 @@ def claims(r: ProjectionReader, actor: OrgRecord, raw: Any) -> set[CodeKey]:
         DuplicateError: the code is registered already.
     """
     kind, code = (raw.get("kind"), raw.get("code")) if isinstance(raw, dict) else (None, None)
-    if kind not in {k.value for k in ItemKind} or not isinstance(code, str):
+    if kind not in _KINDS or not isinstance(code, str):
         return set()
     try:
         codes.validate_code(kind, code)

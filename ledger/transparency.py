@@ -11,7 +11,6 @@ tlog-cosignature/v1 lines from regulators' witness keys. The math is
 from __future__ import annotations
 
 import base64
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +43,7 @@ from ledger.errors import (
 )
 from ledger.records import CheckpointRecord
 from ledger.store.base import LogReader, Store
+from ledger.store.nodes import NodeMemo
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ def _from(found: dict[NodeId, bytes]) -> Callable[[int, int], bytes]:
     return get
 
 
+def _cosigned(record: CheckpointRecord, lines: Sequence[str]) -> str:
+    """A checkpoint's note followed by its witnesses' cosignature lines."""
+    return record.note + "".join(line + "\n" for line in lines)
+
+
 def tree_root(r: LogReader, size: int) -> bytes:
     """Root of the first ``size`` leaves from stored nodes (O(log n) rows)."""
     if size == 0:
@@ -82,19 +87,17 @@ def tree_root(r: LogReader, size: int) -> bytes:
     return root_at(size, _getter(r, nodes_needed_for_root(size)))
 
 
-class TreeCache:
+class TreeCache(NodeMemo):
     """Stored Merkle nodes and the log's size, remembered by one process.
 
-    A leaf hash or a perfect subtree never changes once stored, and the log
-    never shrinks, so nothing here can go stale: a proof inside a size already
-    seen, over nodes already read, needs no database at all. Bounded: past
-    ``limit`` nodes the oldest are forgotten (and read again when needed).
+    The log never shrinks and its nodes never change, so nothing here can go
+    stale: a proof inside a size already seen, over nodes already read, needs
+    no database at all.
     """
 
     def __init__(self, limit: int = 1 << 18) -> None:
-        self.limit = limit
+        super().__init__(limit)
         self.size = 0
-        self._nodes: dict[NodeId, bytes] = {}
 
     def covers(self, size: int) -> bool:
         """Whether the log is known to hold at least ``size`` entries."""
@@ -102,17 +105,6 @@ class TreeCache:
 
     def saw(self, size: int) -> None:
         self.size = max(self.size, size)
-
-    def known(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        """The nodes among ``ids`` this cache holds."""
-        return {i: self._nodes[i] for i in ids if i in self._nodes}
-
-    def add(self, found: dict[NodeId, bytes]) -> None:
-        self._nodes.update(found)
-        extra = len(self._nodes) - self.limit
-        if extra > 0:
-            for old in list(itertools.islice(self._nodes, extra)):
-                del self._nodes[old]
 
 
 class Transparency:
@@ -181,9 +173,15 @@ class Transparency:
                 raise NotFoundError(f"no checkpoint of size {size} was published", pointer="/size")
             record = found
         with self.store.reader() as r:
-            lines = r.cosignature_lines(record.size)
-        note = record.note + "".join(line + "\n" for line in lines)
+            note = _cosigned(record, r.cosignature_lines(record.size))
         return CheckpointRecord(record.size, record.root, note, record.created_at)
+
+    def latest_note(self) -> str | None:
+        """The latest checkpoint's note with every cosignature line (one lookup,
+        nothing published); None before the first."""
+        with self.store.lookup() as r:
+            latest = r.latest_checkpoint()
+            return None if latest is None else _cosigned(latest, r.cosignature_lines(latest.size))
 
     # -- proofs ---------------------------------------------------------------
 

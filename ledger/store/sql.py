@@ -27,7 +27,8 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine, sqlite_folder
-from ledger.store.sql_log import LogAppends, LogRows, NodeMemo
+from ledger.store.nodes import NodeMemo
+from ledger.store.sql_log import LogAppends, LogRows
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
 from ledger.store.sql_together import Held, statement
 

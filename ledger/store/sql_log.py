@@ -8,7 +8,6 @@ no update and no delete (the tables refuse both by trigger as well).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
 from ledger.chain import Entry, StoredEntry
 from ledger.errors import ConcurrentAppendError
+from ledger.store.nodes import NodeMemo
 from ledger.store.sql_together import Held
 from ledger.store.tables import EntryRow, TreeNodeRow
 
@@ -49,30 +49,6 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
                 copy.write_row([row[c] for c in columns])
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
-
-
-class NodeMemo:
-    """Merkle nodes (leaf hashes included) known to be committed, for one process.
-
-    A stored node never changes, so the nodes a new entry's subtrees need are
-    taken from here when they are, and the append reads none. Bounded: past
-    ``limit`` nodes the oldest are forgotten and read again when needed.
-    """
-
-    def __init__(self, limit: int = 1 << 16) -> None:
-        self.limit = limit
-        self._nodes: dict[NodeId, bytes] = {}
-
-    def get(self, node: NodeId) -> bytes | None:
-        return self._nodes.get(node)
-
-    def add(self, nodes: dict[NodeId, bytes]) -> None:
-        """Remember ``nodes``; only ever call it with committed ones."""
-        self._nodes.update(nodes)
-        extra = len(self._nodes) - self.limit
-        if extra > 0:
-            for old in list(itertools.islice(self._nodes, extra)):
-                del self._nodes[old]
 
 
 def _stored(row: Any) -> StoredEntry:
@@ -232,33 +208,25 @@ class LogAppends(LogRows):
         self, entries: Sequence[Entry]
     ) -> tuple[list[dict[str, Any]], dict[NodeId, bytes]]:
         """The Merkle node rows the new leaves complete, and every node they make."""
+        memo = self.memo if self.memo is not None else NodeMemo(0)
         needed = nodes_needed_for_append(entries[0].seq)
-        known: dict[NodeId, bytes] = {}
-        memo = self.memo
-        if memo is not None:
-            for wanted in needed:
-                found = memo.get(wanted)
-                if found is not None:
-                    known[wanted] = found
+        known = memo.known(needed)
         missing = [wanted for wanted in needed if wanted not in known]
         if missing:
             read = self.nodes(missing)
             known.update(read)
-            if memo is not None:
-                memo.add(read)  # read under the chain lock: committed
+            memo.add(read)  # read under the chain lock: committed
         made: dict[NodeId, bytes] = {}
         new_rows = []
         for entry in entries:
             leaf = bytes.fromhex(entry.hash)
 
             def get(level: int, index: int) -> bytes:
-                node = known.get((level, index))
-                if node is None and memo is not None:
-                    node = memo.get((level, index))
+                # Past the first entry, a node left of the batch may be needed too.
+                node = known.get((level, index)) or memo.get((level, index))
                 if node is None:
                     node = self.nodes([(level, index)])[(level, index)]
-                    if memo is not None:
-                        memo.add({(level, index): node})
+                    memo.add({(level, index): node})
                 return node
 
             for level, index, node in new_perfect_nodes(entry.seq, leaf, get):

@@ -326,15 +326,15 @@ class ProjectionWrites(ProjectionRows):
         self._writing()
         if not items:
             return
+        if self._held is not None:
+            self._held.append(Held("update", _items, [_item_values(i) for i in items]))
+            return
         columns = [c for c in _item_values(items[0]) if c != "id"]
         statement = (
             _items.update()
             .where(_items.c.id == sa.bindparam("_id"))
             .values({c: sa.bindparam(f"_{c}") for c in columns})
         )
-        if self._held is not None:
-            self._held.append(Held("update", _items, [_item_values(i) for i in items]))
-            return
         rows = []
         for item in items:
             values = _item_values(item)
