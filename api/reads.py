@@ -104,9 +104,7 @@ class Reads:
         source = _decoded(_source, got.value) if got is not None else None
         # Checkpoints are signed and cosigned apart from the commits, by any process or
         # tool: a cached history check counts only against the latest one.
-        if source is not None and source.note != await run_in_threadpool(
-            reads.checkpoint_note, store
-        ):
+        if source is not None and source.note != await run_in_threadpool(self.tlog.latest_note):
             source = None
         if got is not None:
             record_cache("passport", source is not None)

@@ -41,7 +41,6 @@ __all__ = [
     "Overview",
     "PassportSource",
     "ScanView",
-    "checkpoint_note",
     "entries_page",
     "find",
     "find_many",
@@ -355,15 +354,6 @@ def passport_source(store: Store, tlog: Transparency, item_id: str) -> PassportS
     }
     check = check_history(item, rows, checkpoint.note, tlog.verifier, proofs)
     return PassportSource(item, entries, children, orgs, check, checkpoint.note, linked)
-
-
-def checkpoint_note(store: Store) -> str | None:
-    """The latest signed checkpoint with its cosignature lines, as a passport shows
-    it (one lookup); None before the first."""
-    with store.lookup() as r:
-        latest = r.latest_checkpoint()
-        lines = r.cosignature_lines(latest.size) if latest is not None else []
-    return None if latest is None else latest.note + "".join(line + "\n" for line in lines)
 
 
 def passport_view(
