@@ -241,6 +241,29 @@ def crash_during_appends(
     return seen
 
 
+def assert_crash_kept(
+    api: httpx.Client, oem: str, entries: list[dict[str, Any]], seen: Appends
+) -> None:
+    """Every acknowledged entry is in the log with the hash the client was given, and a
+    request cut off by the crash was written whole (entry and item) or not at all."""
+    for ack in seen.acked:
+        assert ack["seq"] < len(entries), f"acknowledged entry {ack['seq']} is lost"
+        entry = entries[ack["seq"]]
+        assert (entry["hash"], entry["item"], entry["data"]["code"]) == (
+            ack["hash"],
+            ack["item"],
+            ack["code"],
+        )
+    logged = {e["data"]["code"]: e["item"] for e in entries if e["type"] == "registered"}
+    for code in seen.cut_off:
+        scan = api.post("/v1/scan", json={"payload": code}, headers=bearer(oem))
+        if code in logged:
+            assert scan.status_code == 200, scan.text
+            assert scan.json()["item"]["id"] == logged[code]
+        else:
+            assert scan.status_code == 404, scan.text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_keeps_acknowledged_entries_and_nothing_half_written(
@@ -258,24 +281,7 @@ def test_sigkill_keeps_acknowledged_entries_and_nothing_half_written(
         with httpx.Client(base_url=restarted.url, timeout=30.0) as api:
             entries = read_log(api, regulator)
             assert_one_chain(entries)
-            # Every acknowledged entry is there, with the hash the client was given.
-            for ack in seen.acked:
-                assert ack["seq"] < len(entries), f"acknowledged entry {ack['seq']} is lost"
-                entry = entries[ack["seq"]]
-                assert (entry["hash"], entry["item"], entry["data"]["code"]) == (
-                    ack["hash"],
-                    ack["item"],
-                    ack["code"],
-                )
-            # A request cut off by the crash was written whole (entry and item) or not at all.
-            logged = {e["data"]["code"]: e["item"] for e in entries if e["type"] == "registered"}
-            for code in seen.cut_off:
-                scan = api.post("/v1/scan", json={"payload": code}, headers=bearer(oem))
-                if code in logged:
-                    assert scan.status_code == 200, scan.text
-                    assert scan.json()["item"]["id"] == logged[code]
-                else:
-                    assert scan.status_code == 404, scan.text
+            assert_crash_kept(api, oem, entries, seen)
             assert_log_verifies(api, regulator, len(entries))
 
             # New appends continue the same chain.
@@ -318,17 +324,7 @@ def test_sigkill_of_one_worker_keeps_acknowledged_entries_and_the_others_serve(
             assert after.status_code == 201, after.text
             entries = read_log(api, regulator)
             assert_one_chain(entries)
-            for ack in seen.acked:
-                entry = entries[ack["seq"]]
-                assert (entry["hash"], entry["item"], entry["data"]["code"]) == (
-                    ack["hash"],
-                    ack["item"],
-                    ack["code"],
-                )
-            logged = {e["data"]["code"] for e in entries if e["type"] == "registered"}
-            for code in seen.cut_off:
-                scan = api.post("/v1/scan", json={"payload": code}, headers=bearer(oem))
-                assert scan.status_code == (200 if code in logged else 404), scan.text
+            assert_crash_kept(api, oem, entries, seen)
             assert after.json()["entry"]["seq"] == len(entries) - 1
             assert_log_verifies(api, regulator, len(entries))
         server.stop()
