@@ -253,7 +253,10 @@ def main() -> None:
                             progress.update(task, completed=size, rate=f"{rate:,.0f} entries/s")
                         progress.console.print(f"measuring at {size:,} entries")
                         figures = measure(server, keys, size, filled, work, args.seconds)
-                        figures["bulk_eps"] = sum(n for n, _ in recent) / sum(t for _, t in recent)
+                        if recent:  # none when the last measurement's appends passed it
+                            figures["bulk_eps"] = sum(n for n, _ in recent) / sum(
+                                t for _, t in recent
+                            )
                         # The appends just measured grew the log.
                         size += figures.pop("appended")
                         results.append(figures)
