@@ -53,6 +53,16 @@ from hashing.note_keys import (
 )
 from hashing.proofs import verify_consistency, verify_inclusion
 from hashing.tree import (
+from hashing.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Tile,
+    TileId,
+    tile_complete,
+    tile_of,
+    tile_rows,
+    tiles_completed,
+)
     EMPTY_ROOT,
     HASH_SIZE,
     LEAF_PREFIX,
@@ -87,6 +97,8 @@ __all__ = [
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
     "Checkpoint",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
     "GetNode",
     "HashingError",
     "KeyFormatError",
@@ -99,6 +111,8 @@ __all__ = [
     "SubtreeLevels",
     "Subtrees",
     "TreeFrontier",
+    "Tile",
+    "TileId",
     "TreeSizeError",
     "Verifier",
     "add_cosignature",
@@ -137,6 +151,10 @@ __all__ = [
     "subtree_levels",
     "verifier_key",
     "verify",
+    "tile_complete",
+    "tile_of",
+    "tile_rows",
+    "tiles_completed",
     "verify_consistency",
     "verify_inclusion",
     "witness_key_hash",

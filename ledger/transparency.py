@@ -21,6 +21,8 @@ from hashing import (
     EMPTY_ROOT,
     HashingError,
     NodeId,
+    Tile,
+    TileId,
     consistency_proof,
     inclusion_proof,
     nodes_needed_for_consistency,
@@ -28,6 +30,8 @@ from hashing import (
     nodes_needed_for_root,
     public_key_bytes,
     root_at,
+    tile_complete,
+    tile_of,
 )
 from hashing.checkpoint import checkpoint_body
 from hashing.note import open_checkpoint, sign_note, split_note
@@ -43,7 +47,7 @@ from ledger.errors import (
 )
 from ledger.records import CheckpointRecord
 from ledger.store.base import LogReader, Store
-from ledger.store.nodes import NodeMemo
+from ledger.store.nodes import NodeMemo, TileCache
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,19 @@ def tree_root(r: LogReader, size: int) -> bytes:
 
 
 class TreeCache(NodeMemo):
-    """Stored Merkle nodes and the log's size, remembered by one process.
+    """Stored Merkle nodes, complete tiles and the log's size, remembered by one
+    process.
 
     The log never shrinks and its nodes never change, so nothing here can go
-    stale: a proof inside a size already seen, over nodes already read, needs
-    no database at all.
+    stale: a proof inside a size already seen, over tiles and nodes already
+    read, needs no database at all. Single nodes are only those right of the
+    last complete tile of a level, so few are kept.
     """
 
-    def __init__(self, limit: int = 1 << 18) -> None:
+    def __init__(self, limit: int = 1 << 14, tiles: int = 4096) -> None:
         super().__init__(limit)
         self.size = 0
+        self.tiles = TileCache(tiles)
 
     def covers(self, size: int) -> bool:
         """Whether the log is known to hold at least ``size`` entries."""
@@ -105,6 +112,52 @@ class TreeCache(NodeMemo):
 
     def saw(self, size: int) -> None:
         self.size = max(self.size, size)
+
+
+class _Plan:
+    """Where each node a proof needs comes from: a complete tile or a single node."""
+
+    def __init__(self, cache: TreeCache, ids: Sequence[NodeId]) -> None:
+        self.cache = cache
+        self.found: dict[NodeId, bytes] = {}
+        self.tiled: dict[TileId, list[NodeId]] = {}
+        self.single: list[NodeId] = []
+        for node in ids:
+            tile = tile_of(node)
+            if tile_complete(tile, cache.size):
+                held = cache.tiles.get(tile)
+                if held is not None:
+                    self.found[node] = held.node(node)
+                else:
+                    self.tiled.setdefault(tile, []).append(node)
+            else:
+                hit = cache.get(node)
+                if hit is not None:
+                    self.found[node] = hit
+                else:
+                    self.single.append(node)
+
+    def ready(self) -> bool:
+        return not self.tiled and not self.single
+
+    def read(self, r: LogReader) -> None:
+        """Read what the cache lacks: the tiles in one statement, the nodes in another
+        (with those of any tile the store does not hold)."""
+        single = list(self.single)
+        if self.tiled:
+            stored = r.tiles(list(self.tiled))
+            for tile_id, inside in self.tiled.items():
+                hashes = stored.get(tile_id)
+                if hashes is None:
+                    single += inside
+                    continue
+                tile = Tile(tile_id, hashes)
+                self.cache.tiles.add(tile)
+                self.found.update((node, tile.node(node)) for node in inside)
+        if single:
+            read = r.nodes(single)
+            self.cache.add(read)
+            self.found.update(read)
 
 
 class Transparency:
@@ -130,14 +183,32 @@ class Transparency:
         checkpoint: the log never signs a history that contradicts one it
         signed before.
 
+        Returns:
+            The checkpoint that covers the whole log, new or not.
+
         Raises:
             ChainIntegrityError: the stored tree disagrees with a signed root.
         """
+        record, _ = self._publish()
+        return record
+
+    def publish_new(self) -> CheckpointRecord | None:
+        """``publish``, answering only a checkpoint signed and stored by this call:
+        None when the latest one already covered the log (another process may
+        have signed it).
+
+        Raises:
+            ChainIntegrityError: the stored tree disagrees with a signed root.
+        """
+        record, signed = self._publish()
+        return record if signed else None
+
+    def _publish(self) -> tuple[CheckpointRecord, bool]:
         with self.store.writer() as w:
             size = w.size()
             latest = w.latest_checkpoint()
             if latest is not None and latest.size >= size:
-                return latest
+                return latest, False
             if latest is not None:
                 again = tree_root(w, latest.size).hex()
                 if again != latest.root:
@@ -150,7 +221,7 @@ class Transparency:
             note = sign_note(checkpoint_body(self.name, size, root), self.name, self.key)
             record = CheckpointRecord(size, root.hex(), note, format_ts(self.clock()))
             w.insert_checkpoint(record)
-            return record
+            return record, True
 
     def latest(self) -> CheckpointRecord:
         """The newest checkpoint (publishing the first one if there is none)."""
@@ -226,25 +297,27 @@ class Transparency:
     ) -> Callable[[int, int], bytes]:
         """The nodes ``ids`` of the tree of ``size`` leaves, from the cache where it can.
 
+        Nodes inside a complete tile come from the tile (one row for up to 511
+        nodes); the few right of the last complete tile of their level, one by one.
+
         Raises:
             ValidationError: the log is shorter than ``size``.
         """
         cache = self.tree
-        nodes = cache.known(ids)
-        missing = [i for i in ids if i not in nodes]
-        if missing or not cache.covers(size):
-            with self.store.lookup() as r:
+        if cache.covers(size):
+            plan = _Plan(cache, ids)
+            if plan.ready():
+                return _from(plan.found)
+        with self.store.lookup() as r:
+            if not cache.covers(size):
+                cache.saw(r.size())
                 if not cache.covers(size):
-                    cache.saw(r.size())
-                    if not cache.covers(size):
-                        raise ValidationError(
-                            f"{what} is beyond the log's {cache.size} entries", pointer=pointer
-                        )
-                if missing:
-                    found = r.nodes(missing)
-                    cache.add(found)
-                    nodes.update(found)
-        return _from(nodes)
+                    raise ValidationError(
+                        f"{what} is beyond the log's {cache.size} entries", pointer=pointer
+                    )
+                plan = _Plan(cache, ids)
+            plan.read(r)
+        return _from(plan.found)
 
     # -- witnesses ------------------------------------------------------------
 

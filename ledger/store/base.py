@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from hashing import NodeId
+from hashing import NodeId, TileId
 from ledger.chain import Entry, StoredEntry
 from ledger.lifecycle import Item
 from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
@@ -74,6 +74,11 @@ class LogReader(Protocol):
     def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         """Stored Merkle nodes by (level, index); level 0 is the entries' hashes.
         Ids not stored are absent from the answer."""
+        ...
+
+    def tiles(self, ids: Sequence[TileId]) -> dict[TileId, bytes]:
+        """Stored complete tiles (``hashing.tiles``): 256 row hashes, concatenated.
+        Tiles not stored (not yet complete) are absent from the answer."""
         ...
 
 

@@ -17,7 +17,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
+from hashing import (
+    NodeId,
+    TileId,
+    new_perfect_nodes,
+    nodes_needed_for_append,
+    tile_complete,
+    tile_rows,
+)
 from ledger.chain import Entry, StoredEntry
 from ledger.codes import code_scope
 from ledger.errors import ConcurrentAppendError, DuplicateError
@@ -96,6 +103,16 @@ class MemoryReader:
         return found
 
     # -- the projection -----------------------------------------------------------
+
+    def tiles(self, ids: Sequence[TileId]) -> dict[TileId, bytes]:
+        # Every node is kept, so a complete tile is its row of nodes.
+        found: dict[TileId, bytes] = {}
+        for tile in ids:
+            if tile_complete(tile, len(self._s.entries)):
+                level, first, count = tile_rows(tile)
+                row = self.nodes([(level, first + k) for k in range(count)])
+                found[tile] = b"".join(row[(level, first + k)] for k in range(count))
+        return found
 
     def item(self, item_id: str) -> Item | None:
         return self._s.items.get(item_id)

@@ -16,15 +16,24 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from hashing import NodeId, new_perfect_nodes, nodes_needed_for_append
+from hashing import (
+    HASH_SIZE,
+    NodeId,
+    TileId,
+    new_perfect_nodes,
+    nodes_needed_for_append,
+    tile_rows,
+    tiles_completed,
+)
 from ledger.chain import Entry, StoredEntry
-from ledger.errors import ConcurrentAppendError
+from ledger.errors import ChainIntegrityError, ConcurrentAppendError
 from ledger.store.nodes import NodeMemo
 from ledger.store.sql_together import Held
-from ledger.store.tables import EntryRow, TreeNodeRow
+from ledger.store.tables import EntryRow, TreeNodeRow, TreeTileRow
 
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
+_tiles = TreeTileRow.__table__  # type: ignore[attr-defined]
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -110,6 +119,41 @@ class LogRows:
                 found[(level, index)] = bytes.fromhex(hex_hash) if level == 0 else bytes(node)
         return found
 
+    def tiles(self, ids: Sequence[TileId]) -> dict[TileId, bytes]:
+        """Stored complete tiles by (tile level, index), in one statement."""
+        if not ids:
+            return {}
+        wanted = sorted(set(ids))
+        values = ", ".join(f"(:l{n}, :i{n})" for n in range(len(wanted)))
+        params: dict[str, int] = {}
+        for n, (level, index) in enumerate(wanted):
+            params[f"l{n}"], params[f"i{n}"] = level, index
+        rows = self.conn.execute(
+            sa.text(
+                f"WITH wanted(level, idx) AS (VALUES {values}) "  # noqa: S608 - marks only
+                "SELECT t.level, t.idx, t.hashes FROM wanted JOIN tree_tiles t "
+                "ON t.level = wanted.level AND t.idx = wanted.idx"
+            ),
+            params,
+        )
+        return {(level, index): bytes(hashes) for level, index, hashes in rows}
+
+    def node_range(self, level: int, start: int, count: int) -> list[bytes]:
+        """The stored nodes ``(level, start) … (level, start + count - 1)`` in order."""
+        if level == 0:
+            rows = self.conn.execute(
+                sa.select(_entries.c.hash)
+                .where(_entries.c.seq >= start, _entries.c.seq < start + count)
+                .order_by(_entries.c.seq)
+            )
+            return [bytes.fromhex(h) for (h,) in rows]
+        rows = self.conn.execute(
+            sa.select(_nodes.c.hash)
+            .where(_nodes.c.level == level, _nodes.c.idx >= start, _nodes.c.idx < start + count)
+            .order_by(_nodes.c.idx)
+        )
+        return [bytes(h) for (h,) in rows]
+
     def entries(self, start: int, limit: int) -> list[StoredEntry]:
         rows = self.conn.execute(
             sa.select(_entries).where(_entries.c.seq >= start).order_by(_entries.c.seq).limit(limit)
@@ -178,6 +222,10 @@ class LogAppends(LogRows):
         if entries[0].seq != expected_size or size != expected_size:
             raise ConcurrentAppendError(f"entry {entries[0].seq} does not follow a log of {size}")
         node_rows, made = self._tree_rows(entries)
+        tile_rows_ = [
+            {"level": tile[0], "idx": tile[1], "hashes": self._tile_hashes(tile, made)}
+            for tile in tiles_completed(made)
+        ]
         rows = [
             {
                 "seq": e.seq,
@@ -191,7 +239,11 @@ class LogAppends(LogRows):
             for e in entries
         ]
         if self._held is not None:
-            self._held += [Held("insert", _entries, rows), Held("insert", _nodes, node_rows)]
+            self._held += [
+                Held("insert", _entries, rows),
+                Held("insert", _nodes, node_rows),
+                Held("insert", _tiles, tile_rows_),
+            ]
         else:
             try:
                 insert_rows(self.conn, _entries, rows)
@@ -200,9 +252,26 @@ class LogAppends(LogRows):
                     f"another writer appended at seq {entries[0].seq} first"
                 ) from exc
             insert_rows(self.conn, _nodes, node_rows)
+            insert_rows(self.conn, _tiles, tile_rows_)
         self._size = expected_size + len(entries)
         if self.made is not None:
             self.made.update(made)
+
+    def _tile_hashes(self, tile: TileId, made: dict[NodeId, bytes]) -> bytes:
+        """The 256 row hashes of a tile this append completes: made here, in the
+        memo, or (for the part other processes made) read in one range."""
+        level, first, count = tile_rows(tile)
+        memo = self.memo if self.memo is not None else NodeMemo(0)
+        found = [made.get((level, first + k)) or memo.get((level, first + k)) for k in range(count)]
+        gap = [k for k, h in enumerate(found) if h is None]
+        if gap:
+            read = self.node_range(level, first + gap[0], gap[-1] - gap[0] + 1)
+            for k in gap:
+                found[k] = read[k - gap[0]] if k - gap[0] < len(read) else None
+        hashes = b"".join(h for h in found if h is not None)
+        if len(hashes) != count * HASH_SIZE:
+            raise ChainIntegrityError(f"tree level {level} lacks nodes of tile {tile}")
+        return hashes
 
     def _tree_rows(
         self, entries: Sequence[Entry]

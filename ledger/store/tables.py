@@ -97,6 +97,21 @@ class TreeNodeRow(SQLModel, table=True):
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class TreeTileRow(SQLModel, table=True):
+    """A complete tile of 256 hashes (``hashing.tiles``): nodes ``(8·level, 256·idx + k)``.
+
+    Written in the transaction whose entries complete it, beside the single
+    nodes of ``tree_nodes``: proofs read a few tiles where they would read
+    dozens of scattered nodes.
+    """
+
+    __tablename__ = "tree_tiles"
+
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class CheckpointRow(SQLModel, table=True):
     """A signed checkpoint (C2SP tlog-checkpoint note) the log published."""
 

@@ -43,7 +43,7 @@ from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
-from ledger.store.tables import TreeNodeRow
+from ledger.store.tables import TreeNodeRow, TreeTileRow
 from ledger.transparency import Transparency, tree_root
 from ledger.verify import verify_log
 
@@ -51,6 +51,7 @@ SIZE = 2000
 # Uneven transactions, so node completion crosses batch boundaries in every way.
 BATCHES = (1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610)
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
+_tiles = TreeTileRow.__table__  # type: ignore[attr-defined]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -92,6 +93,25 @@ def stored_nodes(store: SqlStore) -> dict[tuple[int, int], bytes]:
         return {(row.level, row.idx): bytes(row.hash) for row in rows}
 
 
+def stored_tiles(store: SqlStore) -> dict[tuple[int, int], bytes]:
+    with store.reader() as r:
+        rows = r.conn.execute(sa.select(_tiles.c.level, _tiles.c.idx, _tiles.c.hashes))
+        return {(row.level, row.idx): bytes(row.hashes) for row in rows}
+
+
+def expected_tiles(leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
+    """Every complete tile of the tree over ``leaves``, from the leaves alone."""
+    nodes = {**perfect_nodes(leaves), **{(0, i): leaf for i, leaf in enumerate(leaves)}}
+    tiles: dict[tuple[int, int], bytes] = {}
+    for level in itertools.count():
+        row = sorted((i, h) for (lv, i), h in nodes.items() if lv == 8 * level)
+        if len(row) < 256:
+            return tiles
+        for t in range(len(row) // 256):
+            tiles[(level, t)] = b"".join(h for _, h in row[t * 256 : (t + 1) * 256])
+    return tiles
+
+
 def perfect_nodes(leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
     """Every perfect subtree above the leaves, computed level by level."""
     nodes: dict[tuple[int, int], bytes] = {}
@@ -111,6 +131,7 @@ def assert_tree_agrees_with_entries(store: SqlStore) -> int:
     leaves = stored_leaves(store)
     nodes = stored_nodes(store)
     assert nodes == perfect_nodes(leaves)
+    assert stored_tiles(store) == expected_tiles(leaves)
     everything = {**nodes, **{(0, i): leaf for i, leaf in enumerate(leaves)}}
     assert root_at(len(leaves), lambda level, i: everything[(level, i)]) == root_from_leaves(leaves)
     with store.reader() as r:
@@ -281,6 +302,7 @@ def test_proofs_from_a_small_node_cache_match_fresh_ones_and_follow_the_log(
     key = generate_private_key()
     cached = Transparency(store, key, "test.example/log", clock)
     cached.tree.limit = 16  # forgets nodes all the time
+    cached.tree.tiles.limit = 1  # and tiles
     for n, index in itertools.product((1, 2, 7, 64, 255, 300), (0, 5, 63, 299)):
         if index >= n:
             continue
@@ -288,6 +310,7 @@ def test_proofs_from_a_small_node_cache_match_fresh_ones_and_follow_the_log(
         assert cached.inclusion(index, n) == fresh.inclusion(index, n)
         assert cached.consistency(max(1, n // 3), n) == fresh.consistency(max(1, n // 3), n)
         assert len(cached.tree) <= 16
+        assert len(cached.tree.tiles) <= 1
     # The cache knows the log had 300 entries; a bigger tree is refused until it exists.
     with pytest.raises(ValidationError, match="beyond the log's 300 entries"):
         cached.inclusion(0, 320)
