@@ -82,7 +82,9 @@ def _ping_after_idle(engine: Engine) -> None:
         if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
             return
         try:
-            dbapi_conn.execute("SELECT 1")
+            # The dialect's ping leaves the connection as it found it (no
+            # transaction open, autocommit as it was).
+            engine.dialect.do_ping(dbapi_conn)
         except psycopg.Error as exc:
             raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 

@@ -29,7 +29,15 @@ def test_an_idle_connection_that_died_is_replaced_before_use(
     first = backend_pid(store)
     terminate(first)
     monkeypatch.setattr(engine, "IDLE_PING_SECONDS", 0.0)  # every connection counts as idle
-    assert backend_pid(store) != first  # pinged, found dead, replaced: no error
+    second = backend_pid(store)
+    assert second != first  # pinged, found dead, replaced: no error
+    # A live connection, pinged, comes back as it was: reads and writes go on.
+    assert backend_pid(store) == second
+    with store.writer() as w:
+        assert w.size() == 0
+    with store.reader() as r:
+        assert r.size() == 0
+    assert backend_pid(store) == second
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
