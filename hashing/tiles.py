@@ -38,6 +38,8 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 """Hashes in a complete tile (256)."""
 
+_PREFIXED = hashlib.sha256(NODE_PREFIX)
+
 TileId = tuple[int, int]
 """``(tile level, index)``: the hashes ``(8·level, 256·index + k)`` for k in 0..255."""
 
@@ -91,15 +93,16 @@ class Tile:
         self.id = tile
         levels = [bytes(hashes)]
         for _ in range(1, TILE_HEIGHT):
-            row = levels[-1]
+            row = memoryview(levels[-1])
             # A node's hash is SHA-256(0x01 ‖ left ‖ right), and left ‖ right are
-            # adjacent in the row below.
-            levels.append(
-                b"".join(
-                    hashlib.sha256(NODE_PREFIX + row[i : i + 2 * HASH_SIZE]).digest()
-                    for i in range(0, len(row), 2 * HASH_SIZE)
-                )
-            )
+            # adjacent in the row below: hash the pair in place, from a copy of
+            # the hash state that has taken the prefix.
+            above = []
+            for i in range(0, len(row), 2 * HASH_SIZE):
+                state = _PREFIXED.copy()
+                state.update(row[i : i + 2 * HASH_SIZE])
+                above.append(state.digest())
+            levels.append(b"".join(above))
         self.levels = levels
 
     def node(self, node: NodeId) -> bytes:
