@@ -298,6 +298,9 @@ def profiled(server: Server, seconds: float, out: Path, enabled: bool) -> Iterat
                     "--output",
                     str(path),
                     "--nonblocking",
+                    # Only samples of the thread holding the GIL: where Python spends
+                    # CPU, not where threads sleep waiting for the database or a lock.
+                    "--gil",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
