@@ -6,7 +6,7 @@ checkpoints and witness cosignatures. It reads no settings, touches no database 
 log; the ledger and the API build on it.
 """
 
-from hashing.canonical import MAX_SAFE_INTEGER, canonical_json
+from hashing.canonical import MAX_SAFE_INTEGER, canonical_json, json_lines
 from hashing.checkpoint import MAX_TREE_SIZE, Checkpoint, checkpoint_body, parse_checkpoint
 from hashing.errors import HashingError, KeyFormatError, NoteError, ProofError, TreeSizeError
 from hashing.frontier import (
@@ -47,12 +47,12 @@ from hashing.note_keys import (
     key_hash,
     parse_signer_key,
     parse_verifier_key,
+    signer_key,
     verifier_key,
     witness_key_hash,
     witness_verifier_key,
 )
 from hashing.proofs import verify_consistency, verify_inclusion
-from hashing.tree import (
 from hashing.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -63,6 +63,7 @@ from hashing.tiles import (
     tile_rows,
     tiles_completed,
 )
+from hashing.tree import (
     EMPTY_ROOT,
     HASH_SIZE,
     LEAF_PREFIX,
@@ -96,9 +97,9 @@ __all__ = [
     "NODE_PREFIX",
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
-    "Checkpoint",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "Checkpoint",
     "GetNode",
     "HashingError",
     "KeyFormatError",
@@ -110,9 +111,9 @@ __all__ = [
     "Signer",
     "SubtreeLevels",
     "Subtrees",
-    "TreeFrontier",
     "Tile",
     "TileId",
+    "TreeFrontier",
     "TreeSizeError",
     "Verifier",
     "add_cosignature",
@@ -126,6 +127,7 @@ __all__ = [
     "generate_private_key",
     "inclusion_proof",
     "inclusion_proof_from_leaves",
+    "json_lines",
     "key_hash",
     "leaf_hash",
     "load_private_key",
@@ -147,14 +149,15 @@ __all__ = [
     "save_private_key",
     "sign",
     "sign_note",
+    "signer_key",
     "split_note",
     "subtree_levels",
-    "verifier_key",
-    "verify",
     "tile_complete",
     "tile_of",
     "tile_rows",
     "tiles_completed",
+    "verifier_key",
+    "verify",
     "verify_consistency",
     "verify_inclusion",
     "witness_key_hash",

@@ -39,7 +39,7 @@ import rfc8785
 
 from hashing.errors import HashingError
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_json"]
+__all__ = ["MAX_SAFE_INTEGER", "canonical_json", "json_lines"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer magnitude JCS can carry exactly (I-JSON, RFC 7493 §2.2)."""
@@ -161,3 +161,16 @@ def _scan(value: object) -> bool:
         _scan(list(value))
         return False
     return _check_scalar(value)
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at LF only (a CR before it dropped).
+
+    ``str.splitlines`` would also split at U+2028, U+2029, U+0085 and U+001C-U+001E,
+    which JSON allows raw inside a string: a valid line holding one would come
+    apart. A final LF ends the last line rather than starting an empty one.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]

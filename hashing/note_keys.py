@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from hashing import keys
 from hashing.errors import HashingError, KeyFormatError
@@ -32,6 +33,7 @@ __all__ = [
     "key_hash",
     "parse_signer_key",
     "parse_verifier_key",
+    "signer_key",
     "verifier_key",
     "witness_key_hash",
     "witness_verifier_key",
@@ -172,6 +174,22 @@ def parse_verifier_key(vkey: str) -> Verifier:
         raise KeyFormatError(f"verifier key {name}: unknown signature type 0x{alg:02x}")
     _check_public_key(public_key)
     return Verifier(name, bytes.fromhex(hex_id), public_key, alg)
+
+
+def signer_key(name: str, private_key: Ed25519PrivateKey) -> str:
+    """Encode ``PRIVATE+KEY+<name>+<8 hex key ID>+base64(0x01 ‖ 32-byte seed)``, the
+    signer key ``parse_signer_key`` reads (C2SP signed-note; the Go note package's form).
+
+    The same key signs witness cosignatures: its tlog-cosignature/v1 verifier key is
+    ``witness_verifier_key(name, public key)``.
+
+    Raises:
+        KeyFormatError: the name is not a valid key name.
+    """
+    seed = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    hex_id = key_hash(name, keys.public_key_bytes(private_key)).hex()
+    encoded = base64.b64encode(bytes([ALG_ED25519]) + seed).decode("ascii")
+    return f"PRIVATE+KEY+{name}+{hex_id}+{encoded}"
 
 
 def parse_signer_key(skey: str) -> Signer:
