@@ -24,7 +24,8 @@ from ledger import domain
 from ledger.chain import ZERO_HASH, Entry, build_entry
 from ledger.errors import LedgerError
 from ledger.ids import IdSource
-from ledger.lifecycle import Item
+from ledger.lifecycle import Item, Tolerances
+from ledger.limits import refuse_unauditable
 from ledger.store.base import CodeKey, Store, Writer
 
 __all__ = ["GroupCommit", "Job", "Tx"]
@@ -52,6 +53,7 @@ class Tx:
         ids: where new ids come from.
         codes: item codes this transaction registers.
         known_free, taken: item codes found free or taken (a bulk write asks once).
+        tolerances: what the plausibility rules allow (``ledger.lifecycle.Tolerances``).
     """
 
     writer: Writer
@@ -66,11 +68,20 @@ class Tx:
     known_free: set[CodeKey] = field(default_factory=set)
     taken: set[CodeKey] = field(default_factory=set)
     start: int = 0
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    # Manufacturer code bindings (``ledger.makers``), read at most once per transaction.
+    makers: dict[str, str] | None = None
 
     @classmethod
-    def begin(cls, writer: Writer, now: datetime, ids: IdSource) -> Tx:
+    def begin(
+        cls,
+        writer: Writer,
+        now: datetime,
+        ids: IdSource,
+        tolerances: Tolerances | None = None,
+    ) -> Tx:
         """A transaction that continues the log ``writer`` holds the head of."""
-        tx = cls(writer, now, ids)
+        tx = cls(writer, now, ids, tolerances=tolerances or Tolerances())
         head = writer.head()
         if head is not None:
             tx.size, tx.prev = head
@@ -126,6 +137,7 @@ class Tx:
             prev=self.prev,
             item_prev=(item.head if item is not None else None) if item_id else None,
         )
+        refuse_unauditable(entry.data, len(entry.body))  # never what an audit refuses
         self.entries.append(entry)
         self.size += 1
         self.prev = entry.hash
@@ -167,11 +179,14 @@ class GroupCommit:
         clock: Callable[[], datetime],
         ids: IdSource,
         on_commit: Callable[[list[Entry]], None] | None = None,
+        tolerances: Tolerances | None = None,
     ) -> None:
         """Args:
         on_commit: called with the entries of each transaction once it is durable
             (publishing to subscribers, logging); its failures are its own.
+        tolerances: what the plausibility rules allow, given to every ``Tx``.
         """
+        self.tolerances = tolerances or Tolerances()
         self.store = store
         self.clock = clock
         self.ids = ids
@@ -211,7 +226,7 @@ class GroupCommit:
     def alone(self, write: Callable[[Tx], T]) -> T:
         """Run ``write`` in a transaction of its own (tools, the demo, bootstrap)."""
         with self.store.writer() as writer:
-            tx = Tx.begin(writer, self.clock(), self.ids)
+            tx = Tx.begin(writer, self.clock(), self.ids, self.tolerances)
             result = write(tx)
             tx.flush()
         self._committed(tx.entries)
@@ -235,7 +250,7 @@ class GroupCommit:
 
     def _commit_batch(self, batch: list[Job[Any]]) -> list[Entry]:
         with self.store.writer() as writer:
-            tx = Tx.begin(writer, self.clock(), self.ids)
+            tx = Tx.begin(writer, self.clock(), self.ids, self.tolerances)
             if len(batch) == 1:
                 # Alone in its transaction, a refusal rolls the whole of it back.
                 batch[0].error = None

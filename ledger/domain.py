@@ -146,12 +146,30 @@ def check_event(
 
 
 def check_parent(child_kind: ItemKind, parent: Item, actor: Org) -> None:
-    """A registration's parent holds this kind and is held by the registrant.
+    """A registration's parent is alive, holds this kind and is held by the registrant.
 
     Raises:
+        IllegalTransitionError: the parent's life has ended; the parts of a
+            dismantled item come only from its ``dismantled`` event (rule
+            ``parts-through-dismantling``).
         ValidationError: the parent cannot contain this kind.
         ForbiddenError: the registrant does not hold the parent.
     """
+    if parent.state == State.DISMANTLED:
+        raise IllegalTransitionError(
+            f"parent {parent.id} is dismantled: its parts are the ones its dismantled "
+            "event registered, and no others",
+            pointer="/parent",
+            rule="parts-through-dismantling",
+            state=parent.state.value,
+        )
+    if parent.state in TERMINAL:
+        raise IllegalTransitionError(
+            f"parent {parent.id} is {parent.state} and its life here has ended",
+            pointer="/parent",
+            rule="parent-alive",
+            state=parent.state.value,
+        )
     if child_kind not in CONTAINS[parent.kind]:
         raise ValidationError(f"a {parent.kind} cannot contain a {child_kind}", pointer="/parent")
     if parent.holder != actor.id:

@@ -65,6 +65,13 @@ class MassBalanceError(ValidationError):
     title = "Recovered mass exceeds input mass"
 
 
+class ImplausibleError(ValidationError):
+    """A record no real item could produce (masses, dates); ``rule`` names the rule broken."""
+
+    code = "implausible"
+    title = "Implausible record"
+
+
 class NotFoundError(LedgerError):
     """No such item, org, key or entry."""
 
@@ -105,6 +112,13 @@ class DuplicateError(ConflictError):
 
     code = "duplicate"
     title = "Already exists"
+
+
+class MakerCodeError(ConflictError):
+    """A battery code carries a manufacturer code bound to another org."""
+
+    code = "maker-code-bound"
+    title = "Manufacturer code bound to another org"
 
 
 class DuplicateInDeliveryError(ConflictError):

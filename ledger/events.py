@@ -14,9 +14,10 @@ XIII asks for recovered-material shares that add up).
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,9 +54,38 @@ def _percentage(value: Any) -> str:
     return text
 
 
-DecimalStr = Annotated[str, pydantic.BeforeValidator(_decimal_string)]
-Percentage = Annotated[str, pydantic.BeforeValidator(_percentage)]
+# Their JSON Schema says what they are (OpenAPI's `decimal` format), so that
+# clients and the scan station's forms can ask for a decimal.
+_DECIMAL_SCHEMA = {"type": "string", "format": "decimal", "pattern": _DECIMAL_RE.pattern}
+DecimalStr = Annotated[
+    str, pydantic.BeforeValidator(_decimal_string), pydantic.WithJsonSchema(_DECIMAL_SCHEMA)
+]
+Percentage = Annotated[
+    str,
+    pydantic.BeforeValidator(_percentage),
+    pydantic.WithJsonSchema({**_DECIMAL_SCHEMA, "description": "a percentage, 0 to 100"}),
+]
 Text = Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
+
+
+def _iso_date(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError('expected an ISO date such as "2024-05-31"')
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date of the calendar") from None
+    return value
+
+
+IsoDate = Annotated[
+    str,
+    pydantic.BeforeValidator(_iso_date),
+    pydantic.WithJsonSchema({"type": "string", "format": "date"}),
+]
+# The elements whose content a battery declares and a recycler recovers
+# (``ledger.materials``): lithium, cobalt, nickel, manganese, copper.
+ELEMENT_KEYS = ("li", "co", "ni", "mn", "cu")
 
 
 class ItemKind(StrEnum):
@@ -100,21 +130,54 @@ def _check_attribute_value(path: str, value: Any) -> None:
 def _attributes(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("attributes must be an object")
-    if len(value) > 64:
-        raise ValueError("at most 64 attributes")
+    from ledger.limits import free_form  # the limits the auditor applies too
+
+    free_form(value)  # nesting, keys, lengths, size; the error points at the excess
     for key, inner in value.items():
         _check_attribute_value(key, inner)
     checked: dict[str, Any] = dict(value)
     for key in ("mass_kg", "rated_capacity_kwh"):
         if key in checked:
             checked[key] = _decimal_string(checked[key])
+    if "production_date" in checked:
+        checked["production_date"] = _iso_date(checked["production_date"])
+    if "materials" in checked:
+        checked["materials"] = _materials(checked["materials"])
     return checked
 
 
-Attributes = Annotated[dict[str, Any], pydantic.BeforeValidator(_attributes)]
+def _materials(value: Any) -> dict[str, str]:
+    """``attributes.materials``: kg of each element the item contains, exact decimals."""
+    if not isinstance(value, dict):
+        raise ValueError('materials must be an object such as {"li": "5.2"}')
+    unknown = sorted(set(value) - set(ELEMENT_KEYS))
+    if unknown:
+        raise ValueError(
+            f"materials/{unknown[0]}: not one of {', '.join(ELEMENT_KEYS)} (kg of each element)"
+        )
+    out = {}
+    for key, mass in value.items():
+        try:
+            out[key] = _decimal_string(mass)
+        except ValueError as exc:
+            raise ValueError(f"materials/{key}: {exc}") from None
+    return out
 
 
-class Registration(_Payload):
+# Keys kept exactly as sent: the payload models strip surrounding whitespace from
+# text, which on attribute names would merge " a" into "a" and drop a value.
+_AttributeName = Annotated[str, pydantic.StringConstraints(strip_whitespace=False)]
+Attributes = Annotated[dict[_AttributeName, Any], pydantic.BeforeValidator(_attributes)]
+
+
+class _Event(_Payload):
+    """The data of an entry about an item: every one may say when it happened."""
+
+    # The day it happened (default: the day it is recorded; never later).
+    date: IsoDate | None = None
+
+
+class Registration(_Event):
     """A new item: what is registered, and the data of its ``registered`` entry."""
 
     kind: ItemKind
@@ -124,7 +187,9 @@ class Registration(_Payload):
     origin: str | None = None
 
 
-class Installed(_Payload):
+class Installed(_Event):
+    """Put into service: in a vehicle (`vin`) or at a site (`site`), exactly one."""
+
     vin: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     site: Text | None = None
 
@@ -135,57 +200,85 @@ class Installed(_Payload):
         return self
 
 
-class Retired(_Payload):
+class Retired(_Event):
+    """Taken out of service, with the reason and, optionally, the ISO date it happened."""
+
     reason: Text
-    date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
-class Transferred(_Payload):
+class Transferred(_Event):
+    """Custody moves to the org `to_org` (an oem, operator or recycler)."""
+
     to_org: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class Collected(_Payload):
+class Collected(_Event):
+    """Taken in by a recycler at `site`, weighed there: `mass_kg`, an exact decimal string."""
+
     site: Text
     mass_kg: DecimalStr
 
 
-class Assessed(_Payload):
+class Assessed(_Event):
+    """State of health in percent (a decimal string) and the grade it leads to."""
+
     soh_pct: Percentage
     grade: Grade
 
 
-class Repurposed(_Payload):
+class Repurposed(_Event):
+    """A second life: a new item of the same kind with the code `new_code`, for
+    `application`; the ledger registers it (its id is the entry's `new_item`)."""
+
     new_code: Annotated[str, Field(min_length=1, max_length=64)]
     application: Text
     attributes: Attributes = Field(default_factory=dict)
 
 
 class Child(_Payload):
+    """A part taken out: registered as a new item whose parent is the dismantled one."""
+
     kind: ItemKind
     code: Annotated[str, Field(min_length=1, max_length=64)]
     attributes: Attributes = Field(default_factory=dict)
 
 
-class Dismantled(_Payload):
+class Dismantled(_Event):
+    """Taken apart into `children`, each registered as a new item (its id is added to
+    the entry as the child's `item`)."""
+
     children: Annotated[list[Child], Field(max_length=1000)]
 
 
 class Recovered(_Payload):
+    """One recovered material and its mass; for a battery element, which one and how
+    much of it (a known compound's element mass is computed: ``ledger.materials``)."""
+
     material: Text
     mass_kg: DecimalStr
+    element: Literal["li", "co", "ni", "mn", "cu"] | None = None
+    element_mass_kg: DecimalStr | None = None
 
 
-class Recycled(_Payload):
+class Recycled(_Event):
+    """Material recovery: the input mass, what was recovered (never more in total than
+    the input) and the process."""
+
     input_mass_kg: DecimalStr
     recovered: Annotated[list[Recovered], Field(min_length=1, max_length=100)]
     process: Text
 
 
-class Disposed(_Payload):
+class Disposed(_Event):
+    """Disposed of without recovery, by `method` (e.g. cement co-processing for blades)."""
+
     method: Text
 
 
-class Corrected(_Payload):
+class Corrected(_Event):
+    """Amends the entry `seq` (written by the same org) without rewriting it: the
+    corrected `fields` with their new values."""
+
     seq: Annotated[int, Field(ge=0)]
     fields: dict[str, Any]
 
@@ -196,6 +289,38 @@ class Corrected(_Payload):
             raise ValueError("name at least one corrected field")
         for key, inner in value.items():
             _check_attribute_value(key, inner)
+        return value
+
+
+def _check_storable(path: str, value: Any) -> None:
+    """Text a database can hold: no U+0000 (PostgreSQL text) and no lone surrogate (UTF-8)."""
+    if isinstance(value, str) and ("\x00" in value or _SURROGATE.search(value)):
+        raise ValueError(f"{path}: text may not hold U+0000 or a lone surrogate")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _check_storable(f"{path}/{key}", key)
+            _check_storable(f"{path}/{key}", inner)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_storable(f"{path}/{index}", inner)
+
+
+class EventLine(_Payload):
+    """One line of a bulk event request: an event on the item it names.
+
+    Only the shape is checked here; ``data`` is the event type's payload model's
+    (``ledger.registry.parse_event``), so a bad field points under ``/data``.
+    """
+
+    item: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    data: dict[str, Any]
+
+    @pydantic.field_validator("data")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Refused here, on its own line, rather than by the database for the whole request.
+        _check_storable("data", value)
         return value
 
 
@@ -224,10 +349,9 @@ def parse_model(model: type[M], raw: Any, *, pointer: str = "") -> M:
             for err in exc.errors(include_url=False)
         ]
         first = problems[0]
+        where = first["pointer"] or "/"  # "/": the value as a whole
         raise ValidationError(
-            f"{first['pointer'] or '/'}: {first['detail']}",
-            pointer=first["pointer"],
-            errors=problems,
+            f"{where}: {first['detail']}", pointer=where, errors=problems
         ) from None
 
 

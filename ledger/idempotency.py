@@ -1,7 +1,9 @@
 """Idempotent writes: a retry with the same key returns the first answer and writes nothing.
 
 Owns the rule (a key is bound to one org and one request fingerprint; the same
-key with another request is refused), the sealing of kept answers (AES-256-GCM
+key with another request is refused), the fingerprint (the method, the path and
+the meaning of the body: its RFC 8785 canonical JSON, so a retry that spells
+the same JSON otherwise is the same request), the sealing of kept answers (AES-256-GCM
 under a key derived per org and key from the service secret, since the answer
 to an org's creation carries its new API key, never stored in clear), and the
 encoding of the answer, which is the write's own result, a ledger value (an
@@ -12,17 +14,20 @@ same transaction as the write, so a write and its answer stand or fall together.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import orjson
 import pydantic
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hashing import HashingError, canonical_json, json_lines
 from ledger.chain import format_ts
 from ledger.commit import Tx
 from ledger.errors import IdempotencyConflictError, LedgerError, revive
@@ -34,6 +39,7 @@ __all__ = [
     "Idempotency",
     "Outcome",
     "Refusal",
+    "fingerprint",
     "once",
 ]
 
@@ -55,6 +61,35 @@ Refusal = Annotated[
     pydantic.PlainSerializer(LedgerError.describe, return_type=dict[str, Any]),
 ]
 """A refusal inside a result (one line of a bulk write): kept by its code and fields."""
+
+
+def fingerprint(method: str, path: str, body: bytes, *, lines: bool = False) -> str:
+    """What an idempotency key is bound to: SHA-256 of the method, the path and the body.
+
+    A JSON body counts by its RFC 8785 canonical form (``hashing.canonical_json``):
+    other spacing, key order or escapes spell the same request. JSON Lines
+    (``lines``) count line by line, in order, each by its canonical form; blank
+    lines count too, since the answer numbers the lines by them. A body the
+    ledger cannot canonicalize (not JSON, not UTF-8, a binary float, an integer
+    beyond I-JSON's range) counts by its bytes.
+
+    Args:
+        lines: the body is JSON Lines (by its ``Content-Type``), else one JSON value.
+    """
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    try:
+        if lines:
+            text = json_lines(body.decode("utf-8"))
+            form = b"lines\n" + b"\n".join(
+                canonical_json(orjson.loads(t)) if t.strip() else b"" for t in text
+            )
+        else:
+            form = b"json\n" + canonical_json(orjson.loads(body))
+    # Not UTF-8 or not JSON (ValueError), nested too deeply, or not canonicalizable.
+    except (ValueError, RecursionError, HashingError):
+        form = b"bytes\n" + body
+    digest.update(form)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

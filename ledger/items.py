@@ -1,37 +1,43 @@
-"""Item writes: registration (one or many) and lifecycle events.
+"""Item writes: registration (one or many) and lifecycle events (one or many).
 
 Owns the order of the checks for one item write: parse the payload
 (``ledger.events``, by way of the event registry), check the lifecycle rule
 and custody (``ledger.domain``), run the event's write hooks
 (``ledger.registry``), check codes for uniqueness, then append the entries to
 the ``Tx``. Each write
-answers with ledger values (``Written``, ``Registered``); how they are shown is
-the caller's business.
+answers with ledger values (``Written``, ``Registered``, ``Recorded``); how they
+are shown is the caller's business. In a bulk write each line stands or falls on
+its own: a refused line leaves nothing behind, the others are appended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from ledger import codes, domain, lifecycle, registry
+from ledger import codes, domain, lifecycle, makers, registry
 from ledger.chain import Entry, parse_entry
 from ledger.commit import Tx
 from ledger.errors import DuplicateError, LedgerError, NotFoundError
-from ledger.events import ItemKind, Registration, dump, parse_model
+from ledger.events import EventLine, ItemKind, Registration, dump, parse_model
 from ledger.idempotency import Refusal
-from ledger.lifecycle import Item, Org
+from ledger.lifecycle import Item, Org, Tolerances
+from ledger.plausibility import check_date, check_plausible, check_registration
 from ledger.records import OrgRecord
 from ledger.store.base import CodeKey, ProjectionReader
 
 __all__ = [
+    "EventResult",
     "ItemView",
     "LineResult",
+    "Recorded",
     "Registered",
     "Written",
     "claims",
     "record_event",
+    "record_many",
     "register",
     "register_many",
     "view_item",
@@ -64,20 +70,29 @@ def view_item(item: Item, children: Sequence[str]) -> ItemView:
 
 @dataclass(frozen=True)
 class Written:
-    """The item after a write, its children, and the entries the write appended
-    (its own first)."""
+    """The item after a write, its children, the entries the write appended (its
+    own first), and the items it created besides (a second life, the parts of a
+    dismantled item)."""
 
     item: Item
     children: list[str]
     entries: list[Entry]
+    created: list[Item] = field(default_factory=list)
 
     def view(self) -> ItemView:
         return view_item(self.item, self.children)
 
+    def created_views(self) -> list[ItemView]:
+        # New in this write, so nothing is inside them yet.
+        return [view_item(item, []) for item in self.created]
+
 
 @dataclass(frozen=True)
 class LineResult:
-    """One line of a bulk registration: the item registered, or the refusal."""
+    """One line of a bulk registration: the item registered, or the refusal.
+
+    ``line`` is the line's 0-based index in the request; interfaces number lines from 1.
+    """
 
     line: int
     item: str | None = None
@@ -168,8 +183,7 @@ def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
         try:
             item, entries = _register(tx, actor, raw, "")
         except LedgerError as exc:
-            if exc.pointer:
-                exc.pointer = f"/{number}{exc.pointer}"
+            # Its pointer stays inside the line: the line's number says which one.
             results.append(LineResult(number, error=exc))
             continue
         results.append(LineResult(number, item.id, item.code, entries[0]))
@@ -184,6 +198,17 @@ def _register(tx: Tx, actor: OrgRecord, raw: Any, pointer: str) -> tuple[Item, l
     if parent is not None:
         domain.check_parent(reg.kind, parent, actor.as_actor())
     _check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
+    check_date(reg.date, tx.now, f"{pointer}/date")
+    check_registration(
+        reg.kind.value,
+        reg.code,
+        reg.attributes,
+        tx.now,
+        code_at=f"{pointer}/code",
+        attributes_at=f"{pointer}/attributes",
+    )
+    if actor.role == lifecycle.Role.OEM:
+        makers.check_maker_code(tx, reg.kind.value, reg.code, actor.id, f"{pointer}/code")
     item_id = tx.ids.new("itm")
     entry = tx.append(actor.id, None, item_id, lifecycle.REGISTERED, dump(reg))
     return tx.new_items[item_id], [entry]
@@ -231,13 +256,73 @@ def record_event(tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_da
         item, actor.as_actor(), event_type, find_org=write.org, corrected_actor=author
     )
     data = dump(payload)
+    check_plausible(spec, write, payload, data)
     if spec.on_write is not None:
         spec.on_write(write, payload, data)
     entries = [tx.append(actor.id, item, item_id, event_type, data)]
     for new_id, registration in write.follow_ups:
         entries.append(tx.append(actor.id, None, new_id, lifecycle.REGISTERED, registration))
     after = tx.item(item_id) or item
-    return Written(after, tx.children(item_id), entries)
+    created = [tx.new_items[new_id] for new_id, _ in write.follow_ups]
+    return Written(after, tx.children(item_id), entries, created)
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """One line of a bulk event request: its entry (and the items it created), or
+    the refusal.
+
+    ``line`` is the line's 0-based index in the request; interfaces number lines from 1.
+    """
+
+    line: int
+    item: str | None = None
+    entry: Entry | None = None
+    created: list[str] = field(default_factory=list)
+    error: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The per-line results of a bulk event request."""
+
+    results: list[EventResult]
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for r in self.results if r.error is None)
+
+
+def record_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Recorded:
+    """Record events on many items, each line ``{item, type, data}`` as one
+    ``record_event`` would; a refused line leaves the others standing.
+
+    Lines run in order, so a later line sees what an earlier one did (an item
+    retired, then handed over; a correction of an entry an earlier line wrote). A
+    line that is already a ``LedgerError`` (it could not be read) is refused as it
+    is. Refusals point inside their line (``/item``, ``/type``, ``/data/...``).
+    """
+    results: list[EventResult] = []
+    for number, raw in enumerate(lines):
+        if isinstance(raw, LedgerError):
+            results.append(EventResult(number, error=raw))
+            continue
+        named = raw.get("item") if isinstance(raw, dict) else None
+        item_id = named if isinstance(named, str) and len(named) <= 64 else None
+        mark = tx.mark()
+        try:
+            line = parse_model(EventLine, raw)
+            written = record_event(tx, actor, line.item, line.type, line.data)
+        except LedgerError as exc:
+            # Codes a refused line claimed, ids it linked: as if it never ran.
+            tx.restore(mark)
+            if isinstance(exc, NotFoundError) and exc.pointer is None:
+                exc.pointer = "/item"
+            results.append(EventResult(number, item_id, error=exc))
+            continue
+        created = [e.item for e in written.entries[1:] if e.item is not None]
+        results.append(EventResult(number, line.item, written.entries[0], created))
+    return Recorded(results)
 
 
 @dataclass
@@ -248,12 +333,31 @@ class _EventWrite:
     actor: str
     item: Item
     follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _history: list[Entry] | None = None
 
     def org(self, org_id: str) -> Org | None:
         found = self.tx.writer.org(org_id)
         return found.as_actor() if found is not None else None
 
+    @property
+    def now(self) -> datetime:
+        return self.tx.now
+
+    @property
+    def tolerances(self) -> Tolerances:
+        return self.tx.tolerances
+
+    def history(self) -> list[Entry]:
+        # Read once: nothing is appended for the item until the event's hooks have run.
+        if self._history is None:
+            rows = self.tx.writer.item_entries(self.item.id)
+            stored = [parse_entry(row.body) for row in rows]
+            self._history = stored + [e for e in self.tx.entries if e.item == self.item.id]
+        return list(self._history)
+
     def entry(self, seq: int) -> Entry | None:
+        if self.tx.start <= seq < self.tx.size:  # appended earlier in this transaction
+            return self.tx.entries[seq - self.tx.start]
         rows = self.tx.writer.entries(seq, 1)
         if not rows or rows[0].seq != seq:
             return None

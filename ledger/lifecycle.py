@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -28,6 +30,7 @@ __all__ = [
     "ITEM_WRITERS",
     "KEY_ISSUED",
     "KEY_REVOKED",
+    "MAKER_BOUND",
     "NON_TERMINAL",
     "ORG_CREATED",
     "REGISTERED",
@@ -35,12 +38,15 @@ __all__ = [
     "Effect",
     "EventSpec",
     "Item",
+    "MakerBinding",
     "Org",
     "Role",
     "Rule",
     "State",
+    "Tolerances",
     "Who",
     "WriteContext",
+    "latest_date",
     "unchanged",
 ]
 
@@ -80,6 +86,8 @@ CUSTODIANS: frozenset[Role] = ITEM_WRITERS
 ORG_CREATED = "org_created"
 KEY_ISSUED = "key_issued"
 KEY_REVOKED = "key_revoked"
+# A GB/T 34014 manufacturer code bound to the OEM org that files it.
+MAKER_BOUND = "maker_bound"
 # Every item's first entry (a registration, or the follow-up of another event).
 REGISTERED = "registered"
 
@@ -123,6 +131,39 @@ class Item:
     head_seq: int = -1
 
 
+@dataclass(frozen=True)
+class MakerBinding:
+    """A GB/T 34014 manufacturer code (a battery code's first three characters)
+    bound to an OEM org by the log entry ``seq``."""
+
+    code: str
+    org: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How much the plausibility rules allow: the settings they take.
+
+    Attributes:
+        mass: how far (a fraction: 0.02 is 2%) a recycling input may
+            exceed the item's collected (else registered) mass: scales differ.
+    """
+
+    mass: Decimal = Decimal("0.02")
+
+
+# The calendar date is ahead of UTC by up to 14 hours (UTC+14): a date that is
+# today somewhere on Earth is not in the future.
+_AHEAD_OF_UTC = timedelta(hours=14)
+
+
+def latest_date(now: datetime) -> date:
+    """The latest calendar date anywhere at the instant ``now``: nothing that
+    happened can be dated later."""
+    return (now + _AHEAD_OF_UTC).date()
+
+
 class Who(StrEnum):
     """Which org, of a role the rule allows, records an event on an item."""
 
@@ -164,8 +205,19 @@ class WriteContext(Protocol):
     def org(self, org_id: str) -> Org | None:
         """An org by id, or None."""
 
+    @property
+    def now(self) -> datetime:
+        """The time the write's entries carry."""
+
+    @property
+    def tolerances(self) -> Tolerances:
+        """What the plausibility rules allow."""
+
     def entry(self, seq: int) -> Entry | None:
         """A log entry by seq, or None."""
+
+    def history(self) -> list[Entry]:
+        """The item's entries so far, oldest first (this transaction's included)."""
 
     def claim_code(self, kind: ItemKind, code: str, pointer: str) -> None:
         """Check a new item's code and reserve it for this write.
@@ -209,9 +261,16 @@ class EventSpec(Generic[P]):
         successor: the ``data`` field naming the item that carries on this one's life.
         author: for ``Who.AUTHOR``: the org that wrote the entry the payload
             names. Runs before the lifecycle check; refuses a bad reference.
-        on_write: runs after the lifecycle check: refuses what the rules forbid
-            in the payload, may add to ``data`` (the ids of new items) and queue
-            follow-up registrations.
+        check: the plausibility rules of the payload (masses, materials): runs
+            after the lifecycle check, and again on a correction of the entry
+            with the corrected values; may add computed fields to ``data``.
+        on_write: runs after ``check``: refuses what the rules forbid in the
+            payload, may add to ``data`` (the ids of new items) and queue
+            follow-up registrations. Never runs again on a correction.
+        fixed: ``data`` fields a correction may not change (identity, custody,
+            the items the event created).
+        as_sent: the ``data`` of an entry as its payload model reads it, without
+            what ``on_write`` added (a correction is validated against it).
     """
 
     name: str
@@ -225,7 +284,10 @@ class EventSpec(Generic[P]):
     org_fields: frozenset[str] = frozenset()
     successor: str | None = None
     author: Callable[[WriteContext, P], str] | None = None
+    check: Callable[[WriteContext, P, dict[str, Any]], None] | None = None
     on_write: Callable[[WriteContext, P, dict[str, Any]], None] | None = None
+    fixed: frozenset[str] = frozenset()
+    as_sent: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
 
     @property
     def opens_item(self) -> bool:

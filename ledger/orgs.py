@@ -2,7 +2,9 @@
 
 Owns the creation of orgs and the issue and revocation of API keys (each one a
 log entry with ``item`` null, so the audit covers who was allowed to write),
-how a key is stored (its SHA-256, never the key), and authentication. Writes
+how a key is stored (its SHA-256, never the key), authentication, and the
+keys as listed (never their secrets). The last active key of the admin orgs is
+never revoked: without it nobody could create orgs or issue keys again. Writes
 are functions of a ``ledger.commit.Tx``; reads take a store reader.
 """
 
@@ -13,23 +15,27 @@ import secrets
 from dataclasses import dataclass
 
 from ledger import lifecycle
-from ledger.chain import Entry
+from ledger.chain import Entry, parse_entry
 from ledger.commit import Tx
-from ledger.errors import AuthError, DuplicateError, NotFoundError
+from ledger.errors import AuthError, ConflictError, DuplicateError, NotFoundError
 from ledger.lifecycle import Role
-from ledger.records import OrgRecord
-from ledger.store.base import ProjectionReader
+from ledger.records import IssuedKey, KeyRecord, OrgRecord
+from ledger.store.base import ProjectionReader, Reader
 
 __all__ = [
     "KEY_PREFIX",
     "Created",
     "KeyIssued",
+    "KeyListing",
     "KeyRevoked",
     "OrgCache",
     "authenticate",
+    "authenticate_key",
     "create_org",
+    "find_key",
     "hash_api_key",
     "issue_key",
+    "list_keys",
     "revoke_key",
 ]
 
@@ -74,13 +80,21 @@ def authenticate(r: ProjectionReader, api_key: str) -> OrgRecord:
     Raises:
         AuthError: unknown or revoked key (the message never echoes it).
     """
+    return authenticate_key(r, api_key)[1]
+
+
+def authenticate_key(r: ProjectionReader, api_key: str) -> tuple[KeyRecord, OrgRecord]:
+    """An active API key's record and its org.
+
+    Raises:
+        AuthError: unknown or revoked key (the message never echoes it).
+    """
     found = r.key_by_hash(hash_api_key(api_key))
     if found is None:
         raise AuthError("the API key is not valid")
-    key, org = found
-    if key.revoked:
+    if found[0].revoked:
         raise AuthError("the API key has been revoked")
-    return org
+    return found
 
 
 class OrgCache:
@@ -161,14 +175,69 @@ def revoke_key(tx: Tx, actor: OrgRecord, key_id: str) -> KeyRevoked:
     Raises:
         NotFoundError: no such key.
         DuplicateError: revoked already.
+        ConflictError: it is the last active key of the admin orgs.
     """
     key = tx.writer.key(key_id)
     if key is None:
         raise NotFoundError(f"no API key {key_id}")
     if key.revoked:
         raise DuplicateError(f"API key {key_id} is revoked already")
+    owner = tx.writer.org(key.org_id)
+    if owner is not None and owner.role == Role.ADMIN and not _other_admin_key(tx, key_id):
+        raise ConflictError(
+            f"API key {key_id} is the last active admin key: without it nobody could create "
+            "orgs or issue keys; issue another admin key first"
+        )
     entry = tx.append(
         actor.id, None, None, lifecycle.KEY_REVOKED, {"key": key_id, "org": key.org_id}
     )
     tx.writer.revoke_key(key_id, entry.seq)
     return KeyRevoked(key_id, entry)
+
+
+def _other_admin_key(tx: Tx, key_id: str) -> bool:
+    """Whether an admin org holds an active key other than ``key_id``."""
+    admins = [org.id for org in tx.writer.orgs() if org.role == Role.ADMIN]
+    return any(
+        not key.revoked and key.id != key_id
+        for org_id in admins
+        for key in tx.writer.api_keys(org_id)
+    )
+
+
+@dataclass(frozen=True)
+class KeyListing:
+    """An API key as listed: its org, and when it was issued and revoked (entry times)."""
+
+    key: IssuedKey
+    org: OrgRecord
+    issued_at: str
+    revoked_at: str | None
+
+
+def list_keys(r: Reader) -> list[KeyListing]:
+    """Every API key with its org, in the order they were issued (never a secret)."""
+    orgs = {org.id: org for org in r.orgs()}
+
+    def ts(seq: int) -> str:
+        rows = r.entries(seq, 1)
+        return parse_entry(rows[0].body).ts if rows else "?"
+
+    return [
+        KeyListing(
+            key,
+            orgs[key.org_id],
+            ts(key.issued_seq),
+            None if key.revoked_seq is None else ts(key.revoked_seq),
+        )
+        for key in r.api_keys()
+    ]
+
+
+def find_key(r: ProjectionReader, id_or_secret: str) -> str | None:
+    """The id of a key given by its id or by the key itself (matched by its hash)."""
+    if id_or_secret.startswith(KEY_PREFIX):
+        found = r.key_by_hash(hash_api_key(id_or_secret))
+        return None if found is None else found[0].id
+    key = r.key(id_or_secret)
+    return None if key is None else key.id

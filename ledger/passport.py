@@ -7,9 +7,12 @@ Owns two rules of the passport page a QR label opens:
   persons with a legitimate interest see (repairers, second-life operators,
   recyclers, the economic operators in the chain), and what authorities see.
   Here: the public sees the item's identity, its manufacturer, its state, and
-  the types and dates of its events; any API key of an org in the chain adds
-  custody, attributes and the event data (sites, masses, grades); a regulator
-  sees everything, the actors' ids and the entries' hashes included.
+  the types and dates of its events; an org in the item's chain (``chain_orgs``: its
+  manufacturer, every org that held it or was handed it, every org that wrote
+  on it) adds custody, attributes and the event data (sites, masses, grades)
+  without personal data (``ledger.privacy``); a regulator sees everything, the
+  actors' ids and the entries' hashes included. Any other key reads the public
+  tier.
 * **History check.** The item's entries are re-hashed from their stored bytes,
   their ``item_prev`` chain is followed from the registration to the item's
   recorded head, the checkpoint's signature is checked with the log key and
@@ -24,7 +27,7 @@ in. Words for kinds and events, and HTML, are the API's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -32,8 +35,9 @@ from typing import Any
 from hashing import Verifier
 from ledger.chain import Entry, StoredEntry
 from ledger.errors import AuditFailure
-from ledger.lifecycle import TERMINAL, Item, Org, Role
-from ledger.registry import ORG_FIELDS, PERSONAL_FIELDS, SUCCESSORS
+from ledger.lifecycle import TERMINAL, Item, Org
+from ledger.privacy import sees_personal, strip
+from ledger.registry import ORG_FIELDS, SUCCESSORS
 from ledger.verify import open_checkpoint_note, verify_item_history
 
 
@@ -45,11 +49,26 @@ class Access(StrEnum):
     REGULATOR = "regulator"  # an authority
 
 
-def access_for(role: Role | None) -> Access:
-    """The tier of a reader: no key is the public; a regulator sees everything."""
-    if role is None:
+def chain_orgs(item: Item, entries: Sequence[Entry]) -> frozenset[str]:
+    """The orgs in an item's chain: its manufacturer and holder, every org that wrote
+    one of its entries (the recycler that collected or processed it included) and
+    every org an entry names (the recipient of a transfer)."""
+    ids = {item.manufacturer, item.holder}
+    for entry in entries:
+        ids.add(entry.actor)
+        ids.update(value for name in ORG_FIELDS if isinstance(value := entry.data.get(name), str))
+    return frozenset(ids)
+
+
+def access_for(reader: Org | None, insiders: Set[str]) -> Access:
+    """The tier of a reader: a regulator sees everything, an org in the item's
+    chain (``insiders``) what a person with a legitimate interest sees, anyone else (no key
+    included) the public tier."""
+    if reader is None:
         return Access.PUBLIC
-    return Access.REGULATOR if role is Role.REGULATOR else Access.INTERESTED
+    if sees_personal(reader.role):
+        return Access.REGULATOR
+    return Access.INTERESTED if reader.id in insiders else Access.PUBLIC
 
 
 @dataclass(frozen=True)
@@ -168,9 +187,10 @@ def _data_for(entry: Entry, orgs: Mapping[str, Org], access: Access) -> dict[str
     if access is Access.REGULATOR:
         # Exactly the signed data, so the entry's bytes can be rebuilt and re-hashed.
         return dict(entry.data)
-    # Personal data (a VIN) is kept from readers with a legitimate interest, and a
-    # field naming an org shows its name: the event registry declares both lists.
-    data = {k: v for k, v in entry.data.items() if k not in PERSONAL_FIELDS}
+    # Personal data (a VIN, an owner's name, at any depth: a correction's fields) is
+    # kept from readers with a legitimate interest, and a field naming an org shows
+    # its name.
+    data: dict[str, Any] = strip(entry.data)
     for name in ORG_FIELDS & set(data):
         data[name] = _org(str(data[name]), orgs, access)["name"]
     return data
@@ -248,8 +268,9 @@ def build_passport(
     }
     if access is not Access.PUBLIC:
         view["holder"] = _org(item.holder, orgs, access)
-        view["attributes"] = dict(item.attributes)
+        view["attributes"] = strip(item.attributes)
     if access is Access.REGULATOR:
+        view["attributes"] = dict(item.attributes)
         view["head"] = item.head
         view["head_seq"] = item.head_seq
     return {

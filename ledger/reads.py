@@ -4,14 +4,15 @@ Owns every read the API and the CLI make of the ledger, each one function that
 opens its own read (or lookup) on the store and answers with ledger values: an
 ``ItemView``, a ``History`` with inclusion proofs against the latest signed
 checkpoint, a ``ScanView`` with the events the caller may record next, the
-``Passport`` view at the caller's access tier, a page of entries, what a label
-names. Routes present these; they never open the store themselves.
+``Passport`` view at the caller's access tier, a page of entries, the orgs a
+caller may list, what a label names. Routes present these; they never open the
+store themselves. Who may see personal data in them is ``ledger.privacy``'s.
 
 Scans and passports also come in two parts, so that a cache can keep the first:
 what anyone who names the item sees (``Found``, ``PassportSource``; read by
 ``find``, ``find_many`` and ``passport_source``), and the caller's own view of
 it, worked out without I/O (``scan_view``: the events it may record next;
-``passport_view``: its access tier).
+``passport_view``: its access tier, from the item's chain).
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ from ledger.errors import NotFoundError
 from ledger.items import ItemView, view_item
 from ledger.lifecycle import Item, Org
 from ledger.orgs import OrgCache
-from ledger.passport import Access, HistoryCheck, build_passport, check_history, successors
-from ledger.records import CheckpointRecord, OrgRecord
+from ledger.passport import (
+    Access,
+    HistoryCheck,
+    access_for,
+    build_passport,
+    chain_orgs,
+    check_history,
+    successors,
+)
+from ledger.privacy import sees_personal
+from ledger.records import CheckpointRecord, IssuedKey, OrgRecord
 from ledger.registry import ORG_FIELDS
 from ledger.scan import ScanTarget, resolve_scan
 from ledger.store.base import ProjectionReader, Store
@@ -38,6 +48,7 @@ __all__ = [
     "Found",
     "History",
     "LabelSubject",
+    "OrgListing",
     "Overview",
     "PassportSource",
     "ScanView",
@@ -51,6 +62,7 @@ __all__ = [
     "label_subjects",
     "list_orgs",
     "log_size",
+    "org_directory",
     "overview",
     "passport",
     "passport_source",
@@ -93,13 +105,21 @@ class History:
 def history(store: Store, tlog: Transparency, item_id: str) -> History:
     """The item's entries in order, with proofs a scanning app can check offline.
 
+    When the latest checkpoint does not cover the item's newest entry, one that
+    covers the whole log is signed first, so that every entry comes with its proof
+    (a writer can prove what it has just written without waiting for the next
+    periodic checkpoint).
+
     Raises:
         NotFoundError: unknown item.
+        ChainIntegrityError: the stored tree disagrees with a signed root.
     """
     with store.reader() as r:
         _item(r, item_id)
         entries = [parse_entry(row.body) for row in r.item_entries(item_id)]
     checkpoint = tlog.checkpoint(None)
+    if entries and entries[-1].seq >= checkpoint.size:
+        checkpoint = tlog.checkpoint(tlog.publish().size)
     proofs = {
         e.seq: tlog.inclusion(e.seq, checkpoint.size).proof if e.seq < checkpoint.size else None
         for e in entries
@@ -151,13 +171,15 @@ class ScanView:
     holder: OrgRecord | None
     allowed_events: list[str]
     via: str
+    personal: bool = False  # the caller may see personal data (``ledger.privacy``)
 
 
 def scan_view(found: Found, caller: OrgRecord, via: str) -> ScanView:
     """What the holder of ``caller``'s key sees of a found item: the events it may
     record next are the caller's own, worked out on every scan."""
     item = found.view.item
-    return ScanView(found.view, found.holder, domain.allowed_events(item, caller.as_actor()), via)
+    allowed = domain.allowed_events(item, caller.as_actor())
+    return ScanView(found.view, found.holder, allowed, via, sees_personal(caller.role))
 
 
 def scan(store: Store, orgs: OrgCache, caller: OrgRecord, target: ScanTarget) -> ScanView:
@@ -195,6 +217,35 @@ def list_orgs(store: Store) -> list[OrgRecord]:
     """Every org, oldest first."""
     with store.reader() as r:
         return r.orgs()
+
+
+@dataclass(frozen=True)
+class OrgListing:
+    """An org as a caller may list it; ``keys`` (ids and the entries that issued and
+    revoked them, never a secret) only for admins and regulators, else None."""
+
+    org: OrgRecord
+    keys: list[IssuedKey] | None
+
+
+_OVERSEERS = frozenset({lifecycle.Role.ADMIN, lifecycle.Role.REGULATOR})
+
+
+def org_directory(store: Store, caller: OrgRecord) -> list[OrgListing]:
+    """The orgs ``caller`` may list, oldest first.
+
+    Admins and regulators list every org with its API keys; any other org lists the
+    orgs an item may pass between (makers, operators, recyclers) with what it needs
+    to pick one, and nothing of how the service is run (admins, regulators, keys).
+    """
+    with store.reader() as r:
+        orgs = r.orgs()
+        if caller.role not in _OVERSEERS:
+            return [OrgListing(o, None) for o in orgs if o.role in lifecycle.CUSTODIANS]
+        keys: dict[str, list[IssuedKey]] = {}
+        for key in r.api_keys():
+            keys.setdefault(key.org_id, []).append(key)
+    return [OrgListing(o, keys.get(o.id, [])) for o in orgs]
 
 
 def find_org(store: Store, id_or_name: str) -> OrgRecord | None:
@@ -357,14 +408,17 @@ def passport_source(store: Store, tlog: Transparency, item_id: str) -> PassportS
 
 
 def passport_view(
-    source: PassportSource, access: Access, linked: Mapping[str, Item] | None = None
+    source: PassportSource, reader: Org | None, linked: Mapping[str, Item] | None = None
 ) -> dict[str, Any]:
-    """The passport as ``access`` may see it (JSON-ready).
+    """The passport as ``reader`` may see it (JSON-ready): its tier
+    (``ledger.passport.access_for``) from the item's chain.
 
     Args:
+        reader: the org of the reader's key, or None for the public.
         linked: the linked items to show, when fresher than ``source.linked``.
     """
     item, children = source.item, source.children
+    access = access_for(reader, chain_orgs(item, source.entries))
     view = build_passport(
         item,
         source.entries,
@@ -381,9 +435,9 @@ def passport_view(
 
 
 def passport(
-    store: Store, tlog: Transparency, item_id: str, access: Access
+    store: Store, tlog: Transparency, item_id: str, reader: Org | None
 ) -> dict[str, Any] | None:
-    """The passport of an item as ``access`` may see it, with its history checked
+    """The passport of an item as ``reader`` may see it, with its history checked
     against the latest signed checkpoint; None for an unknown item."""
     source = passport_source(store, tlog, item_id)
-    return None if source is None else passport_view(source, access)
+    return None if source is None else passport_view(source, reader)

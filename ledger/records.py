@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ledger.lifecycle import Org, Role
 
-__all__ = ["CheckpointRecord", "IdempotentAnswer", "KeyRecord", "OrgRecord"]
+__all__ = ["CheckpointRecord", "IdempotentAnswer", "IssuedKey", "KeyRecord", "OrgRecord"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,20 @@ class KeyRecord:
     id: str
     org_id: str
     revoked: bool
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """An API key as listed: its org and the log entries that issued and revoked it."""
+
+    id: str
+    org_id: str
+    issued_seq: int
+    revoked_seq: int | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_seq is not None
 
 
 @dataclass(frozen=True)

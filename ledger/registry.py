@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledger.errors import InvalidTransferError, MassBalanceError, NotFoundError, ValidationError
+from ledger.errors import InvalidTransferError, NotFoundError, ValidationError
 from ledger.events import (
     Assessed,
     Collected,
@@ -51,6 +51,14 @@ from ledger.lifecycle import (
     Who,
     WriteContext,
 )
+from ledger.materials import (
+    check_children_mass,
+    check_input_mass,
+    check_mass_balance,
+    check_recovered,
+    item_mass,
+)
+from ledger.plausibility import check_correction, check_registration
 
 __all__ = [
     "EVENTS",
@@ -92,23 +100,6 @@ def check_transfer(item: Item, to_org: Org) -> None:
         )
 
 
-def check_mass_balance(payload: Recycled) -> None:
-    """Recovered mass never exceeds input mass.
-
-    Raises:
-        MassBalanceError: with both totals, exact.
-    """
-    recovered = sum((Decimal(r.mass_kg) for r in payload.recovered), Decimal(0))
-    total = Decimal(payload.input_mass_kg)
-    if recovered > total:
-        raise MassBalanceError(
-            f"recovered {recovered} kg exceeds the input of {total} kg",
-            pointer="/data/recovered",
-            recovered_kg=str(recovered),
-            input_mass_kg=str(total),
-        )
-
-
 def check_children(item_kind: ItemKind, payload: Dismantled) -> None:
     """The parts of a dismantled item are kinds it can contain.
 
@@ -139,8 +130,24 @@ def _moves_custody(item: Item, data: Mapping[str, Any]) -> Item:
     return replace(item, holder=data["to_org"])
 
 
-def _recycle(_ctx: WriteContext, payload: Recycled, _data: dict[str, Any]) -> None:
-    check_mass_balance(payload)
+def _recycle(ctx: WriteContext, payload: Recycled, data: dict[str, Any]) -> None:
+    check_input_mass(Decimal(payload.input_mass_kg), item_mass(ctx.history()), ctx.tolerances.mass)
+    check_recovered(payload, data)
+
+
+def _dismantle_check(ctx: WriteContext, payload: Dismantled, _data: dict[str, Any]) -> None:
+    check_children(ctx.item.kind, payload)
+    for index, child in enumerate(payload.children):
+        where = f"/data/children/{index}"
+        check_registration(
+            child.kind.value,
+            child.code,
+            child.attributes,
+            ctx.now,
+            code_at=f"{where}/code",
+            attributes_at=f"{where}/attributes",
+        )
+    check_children_mass(payload.children, item_mass(ctx.history()))
 
 
 def _repurpose(ctx: WriteContext, payload: Repurposed, data: dict[str, Any]) -> None:
@@ -160,7 +167,6 @@ def _repurpose(ctx: WriteContext, payload: Repurposed, data: dict[str, Any]) -> 
 
 
 def _dismantle(ctx: WriteContext, payload: Dismantled, data: dict[str, Any]) -> None:
-    check_children(ctx.item.kind, payload)
     for index, child in enumerate(payload.children):
         ctx.claim_code(child.kind, child.code, f"/data/children/{index}/code")
         child_id = ctx.new_item_id()
@@ -184,13 +190,56 @@ def _corrected_author(ctx: WriteContext, payload: Corrected) -> str:
         raise ValidationError(
             f"entry {payload.seq} is not about item {ctx.item.id}", pointer="/data/seq"
         )
-    unknown = sorted(set(payload.fields) - set(entry.data))
+    spec = EVENTS.get(entry.type)
+    if spec is None or entry.type == "corrected":
+        raise ValidationError(
+            f"entry {payload.seq} is a {entry.type}; correct the entry it corrected instead",
+            pointer="/data/seq",
+        )
+    unknown = sorted(set(payload.fields) - set(entry.data) - set(spec.payload.model_fields))
     if unknown:
         raise ValidationError(
             f"entry {payload.seq} ({entry.type}) has no field {unknown[0]!r} to correct",
             pointer=f"/data/fields/{unknown[0]}",
         )
     return entry.actor
+
+
+def _registered_check(ctx: WriteContext, payload: Registration, _data: dict[str, Any]) -> None:
+    check_registration(
+        payload.kind.value,
+        payload.code,
+        payload.attributes,
+        ctx.now,
+        code_at="/data/code",
+        attributes_at="/data/attributes",
+    )
+
+
+def _repurpose_check(ctx: WriteContext, payload: Repurposed, _data: dict[str, Any]) -> None:
+    check_registration(
+        ctx.item.kind.value,
+        payload.new_code,
+        payload.attributes,
+        ctx.now,
+        code_at="/data/new_code",
+        attributes_at="/data/attributes",
+    )
+
+
+def _correct(ctx: WriteContext, payload: Corrected, data: dict[str, Any]) -> None:
+    entry = ctx.entry(payload.seq)
+    assert entry is not None  # noqa: S101 - ``_corrected_author`` found it
+    check_correction(EVENTS[entry.type], entry, ctx, payload, data)
+
+
+def _without_new_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "new_item"}
+
+
+def _without_part_ids(data: Mapping[str, Any]) -> dict[str, Any]:
+    children = [{k: v for k, v in c.items() if k != "item"} for c in data.get("children", [])]
+    return {**data, "children": children}
 
 
 # -- the table, in DESIGN.md's order (``allowed_events`` keeps it) ----------------
@@ -210,6 +259,9 @@ _TABLE = (
         # It opens an item (a registration, or another event's follow-up): an
         # OEM registers, a recycler only parts and second lives (``check_registrant``).
         rule=None,
+        # A registration runs these itself (``ledger.items``); here for a correction.
+        check=_registered_check,
+        fixed=frozenset({"kind", "code", "parent", "origin"}),
     ),
     EventSpec(
         name="installed",
@@ -234,7 +286,7 @@ _TABLE = (
             State.RETIRED,
             who=Who.HOLDER_OR_REGISTRANT,
         ),
-        facts={"reason": "Reason", "date": "Date"},
+        facts={"reason": "Reason"},
     ),
     EventSpec(
         name="transferred",
@@ -246,6 +298,7 @@ _TABLE = (
         facts={"to_org": "To"},
         org_fields=frozenset({"to_org"}),
         on_write=_transfer,
+        fixed=frozenset({"to_org"}),
     ),
     EventSpec(
         name="collected",
@@ -280,7 +333,10 @@ _TABLE = (
         rule=Rule(_RECYCLER, frozenset({State.ASSESSED}), State.REPURPOSED),
         facts={"new_code": "New code", "application": "Application"},
         successor="new_item",
+        check=_repurpose_check,
         on_write=_repurpose,
+        fixed=frozenset({"new_code", "attributes"}),
+        as_sent=_without_new_item,
     ),
     EventSpec(
         name="dismantled",
@@ -293,7 +349,10 @@ _TABLE = (
         },
         rule=Rule(_RECYCLER, _AFTER_INTAKE, State.DISMANTLED),
         facts={"children": "Parts"},
+        check=_dismantle_check,
         on_write=_dismantle,
+        fixed=frozenset({"children"}),
+        as_sent=_without_part_ids,
     ),
     EventSpec(
         name="recycled",
@@ -309,7 +368,7 @@ _TABLE = (
         },
         rule=Rule(_RECYCLER, _AFTER_INTAKE, State.RECYCLED),
         facts={"input_mass_kg": "Input mass", "recovered": "Recovered", "process": "Process"},
-        on_write=_recycle,
+        check=_recycle,
     ),
     EventSpec(
         name="disposed",
@@ -327,9 +386,13 @@ _TABLE = (
         rule=Rule(ITEM_WRITERS, frozenset(State), None, who=Who.AUTHOR),
         facts={"seq": "Corrects entry", "fields": "Corrected fields"},
         author=_corrected_author,
+        on_write=_correct,
     ),
 )
-EVENTS: Mapping[str, EventSpec[Any]] = MappingProxyType({spec.name: spec for spec in _TABLE})
+# Every event may say the day it happened (``date``): the passport shows it.
+EVENTS: Mapping[str, EventSpec[Any]] = MappingProxyType(
+    {spec.name: replace(spec, facts={**spec.facts, "date": "Date"}) for spec in _TABLE}
+)
 
 # -- derived views -----------------------------------------------------------------
 

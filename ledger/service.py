@@ -20,8 +20,10 @@ from ledger.commit import GroupCommit, Tx
 from ledger.errors import ValidationError
 from ledger.idempotency import AnswerSeal, Idempotency, Outcome, once
 from ledger.ids import IdSource
+from ledger.lifecycle import Tolerances
 from ledger.orgs import OrgCache, authenticate
 from ledger.records import OrgRecord
+from ledger.sessions import session_org
 from ledger.store.base import CodeKey, ProjectionReader, Store
 
 __all__ = ["Ledger"]
@@ -45,6 +47,7 @@ class Ledger:
         ids: IdSource | None = None,
         on_commit: Callable[[list[Entry]], None] | None = None,
         answer_secret: bytes | None = None,
+        tolerances: Tolerances | None = None,
     ) -> None:
         """Args:
         on_commit: called with the entries of each transaction once it is durable
@@ -52,11 +55,12 @@ class Ledger:
         answer_secret: seals the first answers kept for idempotent retries (they
             can hold a new API key, never stored in clear); without it no
             idempotent write is accepted.
+        tolerances: what the plausibility rules allow (default: ``Tolerances()``).
         """
         self.store = store
         self.clock = clock
         self.ids = ids or IdSource()
-        self.commit = GroupCommit(store, clock, self.ids, on_commit)
+        self.commit = GroupCommit(store, clock, self.ids, on_commit, tolerances)
         self.seal = AnswerSeal(answer_secret) if answer_secret is not None else None
         self.orgs = OrgCache()
 
@@ -105,3 +109,8 @@ class Ledger:
         """
         with self.store.lookup() as r:
             return authenticate(r, api_key)
+
+    def session_org(self, session_id: str) -> OrgRecord | None:
+        """The org of a live passport session (``ledger.sessions``), or None."""
+        with self.store.lookup() as r:
+            return session_org(r, session_id, self.clock())

@@ -9,7 +9,8 @@ Two parts, kept apart on purpose:
   append-only.
 * **the projection** (``ProjectionReader``, ``ProjectionWriter``): what can be
   recomputed from the log or lives beside it: items, orgs, API keys,
-  checkpoints, witnesses and their cosignatures, idempotent answers.
+  checkpoints, witnesses and their cosignatures, idempotent answers, passport
+  sessions, manufacturer code bindings.
 
 A ``Store`` hands out a ``Reader`` (one consistent view), a ``lookup`` (a few
 independent reads, no transaction needed) and a ``Writer`` (the one write
@@ -28,8 +29,8 @@ from typing import Protocol
 
 from hashing import NodeId, TileId
 from ledger.chain import Entry, StoredEntry
-from ledger.lifecycle import Item
-from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+from ledger.lifecycle import Item, MakerBinding
+from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
 
 __all__ = [
     "CodeKey",
@@ -74,6 +75,11 @@ class LogReader(Protocol):
     def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         """Stored Merkle nodes by (level, index); level 0 is the entries' hashes.
         Ids not stored are absent from the answer."""
+        ...
+
+    def node_range(self, level: int, start: int, count: int) -> list[bytes]:
+        """The stored nodes ``(level, start) … (level, start + count - 1)`` in order,
+        as many as are stored from ``start`` on (level 0: the entries' hashes)."""
         ...
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, bytes]:
@@ -140,6 +146,10 @@ class ProjectionReader(Protocol):
 
     def key(self, key_id: str) -> KeyRecord | None: ...
 
+    def api_keys(self, org_id: str | None = None) -> list[IssuedKey]:
+        """Every API key (or one org's), in the order they were issued."""
+        ...
+
     def latest_checkpoint(self) -> CheckpointRecord | None: ...
 
     def checkpoint(self, size: int) -> CheckpointRecord | None: ...
@@ -163,6 +173,19 @@ class ProjectionReader(Protocol):
     def last_cosigned_size(self, witness: str) -> int | None: ...
 
     def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None: ...
+
+    def passport_session(self, id_hash: str, now: str) -> OrgRecord | None:
+        """The org of a passport session that ends after ``now`` and whose key is
+        not revoked (``ledger.sessions``)."""
+        ...
+
+    def maker(self, code: str) -> MakerBinding | None:
+        """The binding of a GB/T 34014 manufacturer code, or None."""
+        ...
+
+    def makers(self) -> list[MakerBinding]:
+        """Every manufacturer code binding, by code."""
+        ...
 
 
 class ProjectionWriter(ProjectionReader, Protocol):
@@ -195,6 +218,22 @@ class ProjectionWriter(ProjectionReader, Protocol):
     ) -> None: ...
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None: ...
+
+    def insert_passport_session(self, id_hash: str, key_id: str, expires_at: str, now: str) -> None:
+        """Keep a passport session; sessions that ended before ``now`` are dropped."""
+        ...
+
+    def delete_passport_session(self, id_hash: str) -> None: ...
+
+    def insert_maker(self, binding: MakerBinding) -> None:
+        """Raises:
+        DuplicateError: the code is bound already.
+        """
+        ...
+
+    def replace_makers(self, bindings: Sequence[MakerBinding]) -> None:
+        """Replace every binding (a rebuild from the log)."""
+        ...
 
     def insert_witness(self, name: str, org_id: str, vkey: str, created_at: str) -> None: ...
 

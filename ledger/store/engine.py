@@ -4,11 +4,15 @@ Owns connection settings that the ledger's guarantees rest on: SQLite runs in
 WAL mode with ``synchronous=FULL`` (an acknowledged entry survives a power
 cut) and writers take the database lock up front (``BEGIN IMMEDIATE``), so
 two processes never read the same chain head; PostgreSQL writers take a
-transaction-scoped advisory lock for the same reason.
+transaction-scoped advisory lock for the same reason. A SQLite database file
+is created 0600 before SQLite opens it (SQLite gives its ``-wal`` and ``-shm``
+files the same mode), in a folder created 0700: key hashes, sealed answers and
+sessions are no other local user's to read or replace.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,26 @@ def sqlite_folder(url: str) -> Path | None:
     return Path(database).expanduser().parent
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parent, each 0700 (existing ones stay as they are)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists (SQLite opens an empty file as a
+    new database). A missing folder is left to SQLite to report."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, FileNotFoundError):
+        return
+    try:
+        os.fchmod(fd, 0o600)  # exactly, whatever the umask took away
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for ``url`` with the ledger's connection settings (connects lazily)."""
     url = normalize_url(url)
@@ -51,6 +75,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
+        folder = sqlite_folder(url)
+        if folder is not None and "uri" not in parsed.query:
+            path = folder / Path(str(parsed.database)).expanduser().name
+
+            @event.listens_for(engine, "do_connect")
+            def _private(_dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
+                _create_private_file(path)
+
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     _ping_after_idle(engine)

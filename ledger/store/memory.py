@@ -28,8 +28,8 @@ from hashing import (
 from ledger.chain import Entry, StoredEntry
 from ledger.codes import code_scope
 from ledger.errors import ConcurrentAppendError, DuplicateError
-from ledger.lifecycle import Item
-from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+from ledger.lifecycle import Item, MakerBinding
+from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
 
 __all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
@@ -39,6 +39,8 @@ __all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
 class _Key:
     record: KeyRecord
     key_hash: str
+    issued_seq: int
+    revoked_seq: int | None = None
 
 
 @dataclass
@@ -54,6 +56,8 @@ class _State:
     checkpoints: dict[int, CheckpointRecord] = field(default_factory=dict)
     witnesses: dict[str, tuple[str, str]] = field(default_factory=dict)  # name: (org, vkey)
     cosignatures: dict[tuple[int, str], str] = field(default_factory=dict)
+    sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # id hash: (key, end)
+    makers: dict[str, MakerBinding] = field(default_factory=dict)
 
     def copy(self) -> _State:
         # Values are frozen records; copying the containers is enough.
@@ -102,7 +106,15 @@ class MemoryReader:
                 found[(level, index)] = self._s.nodes[(level, index)]
         return found
 
-    # -- the projection -----------------------------------------------------------
+    def node_range(self, level: int, start: int, count: int) -> list[bytes]:
+        found = self.nodes([(level, start + k) for k in range(count)])
+        out = []
+        for k in range(count):
+            node = found.get((level, start + k))
+            if node is None:
+                break
+            out.append(node)
+        return out
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, bytes]:
         # Every node is kept, so a complete tile is its row of nodes.
@@ -113,6 +125,8 @@ class MemoryReader:
                 row = self.nodes([(level, first + k) for k in range(count)])
                 found[tile] = b"".join(row[(level, first + k)] for k in range(count))
         return found
+
+    # -- the projection -----------------------------------------------------------
 
     def item(self, item_id: str) -> Item | None:
         return self._s.items.get(item_id)
@@ -172,6 +186,14 @@ class MemoryReader:
         found = self._s.keys.get(key_id)
         return None if found is None else found.record
 
+    def api_keys(self, org_id: str | None = None) -> list[IssuedKey]:
+        keys = sorted(self._s.keys.values(), key=lambda k: k.issued_seq)
+        return [
+            IssuedKey(k.record.id, k.record.org_id, k.issued_seq, k.revoked_seq)
+            for k in keys
+            if org_id is None or k.record.org_id == org_id
+        ]
+
     def latest_checkpoint(self) -> CheckpointRecord | None:
         sizes = self._s.checkpoints
         return sizes[max(sizes)] if sizes else None
@@ -203,6 +225,19 @@ class MemoryReader:
 
     def idempotent_answer(self, org_id: str, key: str) -> IdempotentAnswer | None:
         return self._s.answers.get((org_id, key))
+
+    def passport_session(self, id_hash: str, now: str) -> OrgRecord | None:
+        key_id, expires_at = self._s.sessions.get(id_hash, ("", ""))
+        key = self._s.keys.get(key_id)
+        if key is None or key.revoked_seq is not None or expires_at <= now:
+            return None
+        return self.org(key.record.org_id)
+
+    def maker(self, code: str) -> MakerBinding | None:
+        return self._s.makers.get(code)
+
+    def makers(self) -> list[MakerBinding]:
+        return [self._s.makers[code] for code in sorted(self._s.makers)]
 
 
 class MemoryWriter(MemoryReader):
@@ -277,16 +312,15 @@ class MemoryWriter(MemoryReader):
         self._s.orgs[org.id] = (org, seq)
 
     def insert_key(self, key_id: str, org_id: str, key_hash: str, seq: int) -> None:
-        del seq  # the entry that issued it; not needed to answer any read
         if key_id in self._s.keys or any(k.key_hash == key_hash for k in self._s.keys.values()):
             raise DuplicateError(f"an API key {key_id} exists already")
-        self._s.keys[key_id] = _Key(KeyRecord(key_id, org_id, False), key_hash)
+        self._s.keys[key_id] = _Key(KeyRecord(key_id, org_id, False), key_hash, seq)
 
     def revoke_key(self, key_id: str, seq: int) -> None:
-        del seq
         key = self._s.keys.get(key_id)
         if key is not None:
-            self._s.keys[key_id] = _Key(KeyRecord(key_id, key.record.org_id, True), key.key_hash)
+            revoked = KeyRecord(key_id, key.record.org_id, True)
+            self._s.keys[key_id] = _Key(revoked, key.key_hash, key.issued_seq, seq)
 
     def save_idempotent_answer(
         self, org_id: str, key: str, answer: IdempotentAnswer, created_at: str
@@ -295,6 +329,21 @@ class MemoryWriter(MemoryReader):
         if (org_id, key) in self._s.answers:
             raise DuplicateError(f"an answer to idempotency key {key!r} is kept already")
         self._s.answers[(org_id, key)] = answer
+
+    def insert_passport_session(self, id_hash: str, key_id: str, expires_at: str, now: str) -> None:
+        live = {h: kept for h, kept in self._s.sessions.items() if kept[1] > now}
+        self._s.sessions = {**live, id_hash: (key_id, expires_at)}
+
+    def delete_passport_session(self, id_hash: str) -> None:
+        self._s.sessions.pop(id_hash, None)
+
+    def insert_maker(self, binding: MakerBinding) -> None:
+        if binding.code in self._s.makers:
+            raise DuplicateError(f"manufacturer code {binding.code} is bound already")
+        self._s.makers[binding.code] = binding
+
+    def replace_makers(self, bindings: Sequence[MakerBinding]) -> None:
+        self._s.makers = {b.code: b for b in bindings}
 
     def insert_checkpoint(self, record: CheckpointRecord) -> None:
         if record.size in self._s.checkpoints:

@@ -3,7 +3,9 @@
 Owns the transactions (the write one holds the chain head across processes),
 the schema migrations, and the translation of database exceptions into ledger
 errors (``raise ... from exc``). The statements are ``sql_log``'s (entries and
-tree nodes) and ``sql_projection``'s (everything else). It knows nothing of
+tree nodes), ``sql_sessions``'s (passport sessions), ``sql_makers``'s
+(manufacturer codes) and ``sql_projection``'s
+(everything else). It knows nothing of
 lifecycle rules: the ledger decides what to append; this appends it
 atomically or not at all. Satisfies ``ledger.store.base.Store``.
 """
@@ -26,10 +28,18 @@ from ledger.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from ledger.store.engine import CHAIN_LOCK_KEY, WRITE_OPTION, make_engine, sqlite_folder
+from ledger.store.engine import (
+    CHAIN_LOCK_KEY,
+    WRITE_OPTION,
+    make_engine,
+    make_private_folder,
+    sqlite_folder,
+)
 from ledger.store.nodes import NodeMemo
 from ledger.store.sql_log import LogAppends, LogRows
+from ledger.store.sql_makers import MakerRows, MakerWrites
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
+from ledger.store.sql_sessions import SessionRows, SessionWrites
 from ledger.store.sql_together import Held, statement
 
 __all__ = ["SqlReader", "SqlStore", "SqlWriter"]
@@ -41,14 +51,14 @@ _LOCK_AND_HEAD = (
 )
 
 
-class SqlReader(LogRows, ProjectionRows):
+class SqlReader(LogRows, ProjectionRows, SessionRows, MakerRows):
     """Reads on one connection (inside one transaction, or none for a lookup)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
 
-class SqlWriter(LogAppends, ProjectionWrites):
+class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites):
     """Writes inside the transaction that holds the chain head."""
 
     def __init__(self, conn: Connection) -> None:
@@ -142,14 +152,14 @@ class SqlStore:
         self.memo = NodeMemo()
 
     def migrate(self) -> None:
-        """Create the database's folder (SQLite) and bring the schema to the newest
-        revision (Alembic)."""
+        """Create the database's folder (SQLite; 0700) and bring the schema to the
+        newest revision (Alembic)."""
         from alembic import command
         from alembic.config import Config
 
         folder = sqlite_folder(self.url)
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_folder(folder)
         cfg = Config()
         cfg.set_main_option("script_location", str(files("ledger.store") / "migrations"))
         with self._guard(), self.engine.connect() as conn:

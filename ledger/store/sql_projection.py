@@ -19,7 +19,7 @@ from ledger.codes import code_scope
 from ledger.errors import DuplicateError
 from ledger.events import ItemKind
 from ledger.lifecycle import Item, Role, State
-from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
 from ledger.store.sql_log import insert_rows
 from ledger.store.sql_together import Held
@@ -247,6 +247,13 @@ class ProjectionRows:
     def key(self, key_id: str) -> KeyRecord | None:
         row = self.conn.execute(sa.select(_keys).where(_keys.c.id == key_id)).first()
         return None if row is None else KeyRecord(row.id, row.org_id, row.revoked_seq is not None)
+
+    def api_keys(self, org_id: str | None = None) -> list[IssuedKey]:
+        query = sa.select(_keys).order_by(_keys.c.created_seq)
+        if org_id is not None:
+            query = query.where(_keys.c.org_id == org_id)
+        rows = self.conn.execute(query)
+        return [IssuedKey(r.id, r.org_id, r.created_seq, r.revoked_seq) for r in rows]
 
     def latest_checkpoint(self) -> CheckpointRecord | None:
         row = self.conn.execute(

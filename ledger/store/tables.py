@@ -7,6 +7,10 @@ and ``api_keys`` mirror the org and key entries of the log, so the audit
 covers who was allowed to write. ``idempotency_keys`` keeps the first result
 of a write made under an idempotency key, sealed (its ``status`` column holds
 the format of the kept result, ``ledger.idempotency.ANSWER_FORMAT``).
+``passport_sessions`` binds a browser's passport session (kept as the SHA-256
+of its id) to the API key it was opened with, until it expires.
+``maker_codes`` mirrors the ``maker_bound`` entries of the log: each GB/T 34014
+manufacturer code and the OEM org it is bound to.
 """
 
 from __future__ import annotations
@@ -143,3 +147,21 @@ class CosignatureRow(SQLModel, table=True):
     witness: str = Field(primary_key=True, max_length=200)
     line: str
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PassportSessionRow(SQLModel, table=True):
+    __tablename__ = "passport_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    key_id: str = Field(max_length=40, index=True)
+    expires_at: str = Field(max_length=32, index=True)
+
+
+class MakerCodeRow(SQLModel, table=True):
+    """A GB/T 34014 manufacturer code bound to an OEM org by the entry ``seq``."""
+
+    __tablename__ = "maker_codes"
+
+    code: str = Field(primary_key=True, max_length=3)
+    org_id: str = Field(max_length=40, index=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))

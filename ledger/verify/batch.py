@@ -20,6 +20,7 @@ Why the whole-batch form is exact:
   with a character at or above U+E000 (``hashing.canonical`` explains why). Floats are
   looked for in ``data`` and ``sig`` (every other field has a fixed type); keys are looked
   at only when the bytes hold a UTF-8 lead byte of such a character (0xEE to 0xF4);
+* every entry fits ``ledger.limits.ENTRY`` (``fits`` gives ``find_excess``'s verdict);
 * the field types, ``seq``, ``prev`` and the indexed columns are compared column by column;
   each ``item_prev`` with the hash ``items`` holds for its item just before the entry
   (``items`` is updated entry by entry, and put back if a link is wrong).
@@ -36,6 +37,7 @@ from typing import Any, cast
 import orjson
 
 from hashing import LEAF_PREFIX
+from ledger.limits import ENTRY, ENTRY_BYTES, fits
 
 __all__ = ["Batch", "check_batch"]
 
@@ -136,6 +138,15 @@ def check_batch(
     if columns is not None and list(columns) != list(zip(seq, item, kind, actor, strict=True)):
         return None
     signed = [] if sig.count(None) == count else [s for s in sig if s is not None]
+    # The limits every entry fits (``ledger.limits.ENTRY``). Lines no longer than a string
+    # hold no string or key too long, and the other fields are scalars.
+    longest = max(map(len, lines))
+    if longest > ENTRY_BYTES or not (
+        fits([*data, *signed], ENTRY, depth=2, lengths=False)
+        if longest <= min(ENTRY.string_bytes, ENTRY.key_bytes)
+        else fits(parsed, ENTRY)
+    ):
+        return None
     try:  # the walk takes only dicts: data and a sig that is not null must be objects
         if not _plain_values([*data, *signed], high):
             return None

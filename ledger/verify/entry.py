@@ -3,7 +3,8 @@
 Owns ``check_entries`` (``check_entry`` for one entry), which every verifier runs on every
 entry (the server's ``verify``, the offline audit of a bundle, a live audit and an item's
 history): the bytes are the RFC 8785 form of the entry format's fields with their types
-(``ledger.chain.parse_entry``'s rules), hash to the claimed leaf hash, agree with what a
+(``ledger.chain.parse_entry``'s rules) within the limits of ``ledger.limits.ENTRY``,
+hash to the claimed leaf hash, agree with what a
 store indexed, sit at the expected ``seq`` and link to the entry before (``prev``) and to
 the item's previous entry (``item_prev``). A failure is an ``AuditFailure`` naming the
 entry's seq and why. Runs of entries go through ``ledger.verify.batch.check_batch`` first,
@@ -26,6 +27,7 @@ import orjson
 from hashing import LEAF_PREFIX, HashingError, canonical_json
 from ledger.chain import FORMAT_VERSION, parse_entry
 from ledger.errors import AuditFailure
+from ledger.limits import Excess, entry_excess
 from ledger.verify.batch import check_batch
 
 __all__ = [
@@ -105,6 +107,13 @@ def _format_reason(line: bytes) -> str:
     return "stored bytes are not a canonical entry"
 
 
+def _limit_reason(excess: Excess) -> str:
+    return (
+        f"the entry breaks its {excess.limit} limit ({excess.bound}) at "
+        f"{excess.pointer()}: {excess.detail}"
+    )
+
+
 def _prev_reason(seq: int, prev: str, head: str) -> str:
     if seq == 0:
         return "the first entry's prev is not the zero hash"
@@ -157,7 +166,8 @@ def check_entries(
     """Check consecutive entries from ``start``, each as an entry of the log must be.
 
     Per entry, in this order (the first check that fails is reported): the claimed leaf
-    hash, the entry format and its RFC 8785 form, the indexed columns, the seq, ``prev``,
+    hash, the limits of ``ledger.limits.ENTRY`` (the server writes nothing beyond them),
+    the entry format and its RFC 8785 form, the indexed columns, the seq, ``prev``,
     and ``item_prev`` (null for an entry with no item).
 
     Args:
@@ -240,6 +250,11 @@ def _check_each(
             fields = loads(line)
         except decode_error:
             fields = None
+        else:
+            excess = entry_excess(fields, len(line))
+            if excess is not None:
+                reason = _limit_reason(excess)
+                break
         if not is_entry(fields, line):
             reason = _format_reason(line)
             break

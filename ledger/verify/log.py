@@ -3,7 +3,8 @@
 Owns ``ChainVerifier``: stored rows fed in ``seq`` order, each checked by the one entry
 check (``ledger.verify.entry.check_entries``) against its stored hash and indexed columns,
 the entry before it and its item's previous entry; and ``verify_log``, which streams a
-store's rows through it and names the first bad entry. The offline audit is
+store's rows through it and names the first bad entry, then checks the stored tree
+(``ledger.verify.tree``). The offline audit is
 ``ledger.verify.audit``'s.
 """
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.chain import ZERO_HASH, StoredEntry
 from ledger.errors import AuditFailure
 from ledger.verify.entry import check_entries
+from ledger.verify.tree import verify_tree
 
 if TYPE_CHECKING:  # the audit's worker processes import this package: keep them light
     from ledger.store.base import Store
@@ -79,7 +81,9 @@ class VerifyReport:
 
 
 def verify_log(store: Store, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Re-hash every entry and check both chains; name the first bad seq."""
+    """Re-hash every entry and check both chains, then every stored Merkle node and
+    tile against them (``ledger.verify.tree``); name the first bad seq (for a node,
+    the first entry under it)."""
     verifier = ChainVerifier()
     with store.reader() as r:
         batch: list[StoredEntry] = []
@@ -95,7 +99,11 @@ def verify_log(store: Store, progress: Callable[[int], None] | None = None) -> V
             verifier.feed(batch)
         if progress:
             progress(verifier.size)
-    bad = verifier.first_bad
+        bad = verifier.first_bad
+        if bad is None:
+            tree = verify_tree(r, verifier.size)
+            if tree is not None:
+                bad = AuditFailure(tree.subject, f"{tree.subject}: {tree.reason}", seq=tree.seq)
     return VerifyReport(
         ok=bad is None,
         size=verifier.size,

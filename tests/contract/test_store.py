@@ -33,7 +33,7 @@ from ledger.codes import code_scope
 from ledger.errors import ConcurrentAppendError, DuplicateError
 from ledger.events import ItemKind
 from ledger.lifecycle import Item, Role, State
-from ledger.records import CheckpointRecord, IdempotentAnswer, KeyRecord, OrgRecord
+from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey, LogReader, Reader, Store, Writer
 from ledger.transparency import tree_root
 
@@ -764,6 +764,31 @@ def test_keys_are_found_by_hash_with_their_org_and_revoked(contract_store: Store
             assert r.key("key_A") == KeyRecord("key_A", org.id, True)
             assert r.key_by_hash("a" * 64) == (KeyRecord("key_A", org.id, True), org)
             assert r.key("key_B") == KeyRecord("key_B", other.id, False)
+
+
+def test_api_keys_list_in_issue_order_with_their_entries(contract_store: Store) -> None:
+    org = make_org("Alpha")
+    other = make_org("Beta", Role.RECYCLER)
+    with contract_store.writer() as w:
+        w.insert_org(org, 0)
+        w.insert_org(other, 1)
+        # Ids that sort against the issue order: the order is the entries'.
+        w.insert_key("key_Z", org.id, "a" * 64, 2)
+        w.insert_key("key_A", other.id, "b" * 64, 3)
+        w.insert_key("key_M", org.id, "c" * 64, 4)
+    with contract_store.writer() as w:
+        w.revoke_key("key_Z", 5)
+
+    for view in views(contract_store):
+        with view() as r:
+            assert r.api_keys() == [
+                IssuedKey("key_Z", org.id, 2, 5),
+                IssuedKey("key_A", other.id, 3, None),
+                IssuedKey("key_M", org.id, 4, None),
+            ]
+            assert [k.id for k in r.api_keys(org.id)] == ["key_Z", "key_M"]
+            assert [k.revoked for k in r.api_keys(org.id)] == [True, False]
+            assert r.api_keys("org_NONE") == []
 
 
 # -- checkpoints, witnesses, cosignatures, answers ------------------------------

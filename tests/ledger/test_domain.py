@@ -235,7 +235,11 @@ def test_mass_balance_refuses_any_excess(
 ) -> None:
     with pytest.raises(MassBalanceError) as refused:
         check_mass_balance(_recycled(input_mass_kg, *masses))
-    assert refused.value.extra == {"recovered_kg": recovered, "input_mass_kg": input_mass_kg}
+    assert refused.value.extra == {
+        "rule": "recovered-within-input",
+        "recovered_kg": recovered,
+        "input_mass_kg": input_mass_kg,
+    }
     assert refused.value.pointer == "/data/recovered"
     assert refused.value.code == "mass-balance"
 

@@ -206,7 +206,11 @@ def _entries(written: items.Written) -> list[tuple[str, str | None, str, dict[st
     return [(e.actor, e.item, e.type, e.data) for e in written.entries]
 
 
-HOOKED = [n for n in RECORDABLE if EVENTS[n].on_write is not None or EVENTS[n].author is not None]
+HOOKED = [
+    n
+    for n in RECORDABLE
+    if EVENTS[n].on_write is not None or EVENTS[n].author is not None or EVENTS[n].check is not None
+]
 
 
 def test_each_event_with_hooks_has_its_tests_here() -> None:
@@ -330,13 +334,23 @@ def test_recycled_keeps_the_mass_balance() -> None:
     )
     assert too_much.pointer == "/data/recovered"
     written = books.record(books.recycler, item.id, "recycled", data)
-    assert _entries(written) == [(books.recycler.id, item.id, "recycled", data)]
+    # Each known compound's element and its mass (ledger.materials) join its line:
+    # 18.4 kg Li2CO3 x 2(6.94)/73.888 = 3.456474664… kg of lithium; copper is itself.
+    elements = [
+        {"element": "li", "element_mass_kg": "3.456475"},
+        {"element": "cu", "element_mass_kg": "31"},
+    ]
+    stored = {
+        **data,
+        "recovered": [{**r, **e} for r, e in zip(data["recovered"], elements, strict=True)],
+    }
+    assert _entries(written) == [(books.recycler.id, item.id, "recycled", stored)]
 
 
 def test_corrected_names_the_author_of_an_entry_of_this_item() -> None:
     spec = EVENTS["corrected"]
     assert spec.author is not None
-    assert spec.on_write is None
+    assert spec.on_write is not None  # validates the corrected entry anew
     books = Books.open()
     item = books.register()
     retired = books.record(books.oem, item.id, "retired", {"reason": "x"}).entries[0]

@@ -44,6 +44,11 @@ def upgrade() -> None:
                 "END"
             )
     assert tiles is not None  # noqa: S101 - create_table returns the table
+    fill(conn, tiles)
+
+
+def fill(conn: sa.Connection, tiles: sa.Table) -> None:
+    """Write every tile the log completes into the empty ``tiles`` table."""
     size = conn.execute(sa.text("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")).scalar_one()
     level = 0
     while size >> (_HEIGHT * (level + 1)):
