@@ -2,11 +2,15 @@
 
 ``init`` on a fresh SQLite file, org creation, and the two integrity checks:
 ``verify`` (the chain) and ``projection`` (the items table against a rebuild
-from the log), both of which must fail loudly after tampering.
+from the log), both of which must fail loudly after tampering. Where there is no
+ledger, every command but ``init`` and ``serve`` creates nothing and says so; an
+export that fails leaves nothing behind; ``keys`` issues, lists and revokes API
+keys, never the last active admin key.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import stat
@@ -18,10 +22,12 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.bootstrap import prepare
-from api.settings import Settings
+from api.cli import app
+from api.settings import Settings, get_settings
 from ledger.store.engine import normalize_url
 from tests.factories import ADMIN_KEY, create_org, register, registration
 from tests.processes.server import retrace_env, run_cli
@@ -202,3 +208,200 @@ def test_projection_detects_a_corrupted_items_table_and_rebuild_repairs_it(
     rebuilt = cli(env, tmp_path, "projection", "--rebuild")
     assert "rebuilt: 3 items" in rebuilt
     assert cli(env, tmp_path, "projection").startswith("ok")
+
+
+# -- no ledger here: read-only commands create nothing -----------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def no_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty folder as the working directory, with no RETRACE_* set (the defaults)."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    for name in [n for n in os.environ if n.startswith("RETRACE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(folder)
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+
+
+def test_verify_without_a_ledger_creates_nothing_and_says_what_to_do(tmp_path: Path) -> None:
+    env = retrace_env("unused", tmp_path / "unused")
+    for name in ("RETRACE_DATABASE_URL", "RETRACE_LOG_KEY_FILE"):
+        del env[name]
+    done = run_cli(["verify"], env, tmp_path)
+    assert done.returncode == 2, done
+    assert "no ledger here: run `retrace init` or set RETRACE_DATABASE_URL" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify"],
+        ["projection"],
+        ["projection", "--rebuild"],
+        ["orgs", "list"],
+        ["orgs", "create", "Acme", "--role", "oem"],
+        ["keys", "list"],
+        ["keys", "issue", "Acme"],
+        ["keys", "revoke", "key_X"],
+        ["labels", "out.pdf", "--item", "itm_X"],
+        ["export", "bundle"],
+    ],
+    ids=" ".join,
+)
+def test_commands_on_no_ledger_create_nothing(no_ledger: Path, args: list[str]) -> None:
+    done = runner.invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert "no ledger here: run `retrace init` or set RETRACE_DATABASE_URL" in done.stderr
+    assert list(no_ledger.iterdir()) == []
+
+
+def test_a_database_without_the_schema_is_no_ledger(
+    no_ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = no_ledger / "other.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("RETRACE_DATABASE_URL", f"sqlite:///{empty}")
+    get_settings.cache_clear()
+    done = runner.invoke(app, ["verify"])
+    assert done.exit_code == 2, done.output
+    assert "no ledger here" in done.stderr
+    assert "no Retrace schema" in done.stderr
+
+
+# -- export: whole or nothing --------------------------------------------------------
+
+
+def move_entry(database_url: str, seq: int, to: int) -> None:
+    """Renumber one entry past the triggers: the log then has a hole (or not again)."""
+    with raw_sql(database_url) as conn:
+        if database_url.startswith("sqlite"):
+            conn.execute("DROP TRIGGER IF EXISTS entries_no_update")
+            conn.execute("UPDATE entries SET seq = ? WHERE seq = ?", (to, seq))
+        else:
+            conn.execute("DROP TRIGGER IF EXISTS entries_append_only ON entries")
+            conn.execute("UPDATE entries SET seq = %s WHERE seq = %s", (to, seq))
+
+
+def test_a_failed_export_leaves_nothing_and_the_retry_succeeds(
+    ledger_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, database_url = ledger_env
+    target = tmp_path / "exports" / "bundle"
+    # A hole in the log: the export writes every entry it finds, then sees one missing.
+    move_entry(database_url, 3, 1000)
+    done = run_cli(["export", str(target), "--no-publish"], env, tmp_path)
+    assert done.returncode == 2, done
+    assert "expected 1001 entries, got 7" in done.stdout
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []  # no partial folder beside it either
+
+    move_entry(database_url, 1000, 3)
+    out = cli(env, tmp_path, "export", str(target))
+    assert "exported 7 entries" in out
+    assert sorted(p.name for p in target.iterdir()) == [
+        "checkpoints",
+        "entries.jsonl",
+        "log.vkey",
+        "manifest.json",
+        "witnesses.txt",
+    ]
+    assert list(target.parent.iterdir()) == [target]
+    assert cli(env, tmp_path, "audit", str(target)).startswith("ok")
+
+
+def test_export_shows_its_total(ledger_env: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, _ = ledger_env
+    done = run_cli(["export", str(tmp_path / "bundle")], env, tmp_path)
+    assert done.returncode == 0, done
+    assert re.search(r"exporting entries.* 7/7\b", done.stderr), done.stderr
+    assert "/?" not in done.stderr
+
+
+# -- keys: issue, list, revoke -------------------------------------------------------
+
+
+def key_rows(env: dict[str, str], cwd: Path) -> dict[str, tuple[str, str, str]]:
+    """``retrace keys list`` by key id: (org id, role, active or revoked)."""
+    rows = [line.split() for line in cli(env, cwd, "keys", "list").splitlines()]
+    # id, org id, role, "issued", time, "active" | "revoked" time, org name
+    return {row[0]: (row[1], row[2], row[5]) for row in rows}
+
+
+def log_types(database_url: str) -> list[str]:
+    with raw_sql(database_url) as conn:
+        return [row[0] for row in conn.execute("SELECT type FROM entries ORDER BY seq")]
+
+
+def test_keys_issue_list_and_revoke_are_logged_and_work_at_once(
+    ledger_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, database_url = ledger_env
+    key_file = Path(env["RETRACE_LOG_KEY_FILE"])
+    before = key_rows(env, tmp_path)
+    assert [row[1] for row in before.values()] == ["admin", "oem"]
+
+    by_name = api_key_in(cli(env, tmp_path, "keys", "issue", "Cell maker"))
+    oem_id = next(row[0] for row in before.values() if row[1] == "oem")
+    by_id = api_key_in(cli(env, tmp_path, "keys", "issue", oem_id))
+    assert log_types(database_url)[-2:] == ["key_issued", "key_issued"]
+
+    listed = cli(env, tmp_path, "keys", "list")
+    for secret in (by_name, by_id, ADMIN_KEY):
+        assert secret not in listed
+    rows = key_rows(env, tmp_path)
+    new_ids = [key_id for key_id in rows if key_id not in before]
+    assert len(new_ids) == 2
+    assert all(rows[k] == (oem_id, "oem", "active") for k in new_ids)
+
+    with api(database_url, key_file) as client:
+        for secret in (by_name, by_id):
+            assert client.get("/v1/orgs/me", headers=bearer(secret)).json()["id"] == oem_id
+
+    # By the key itself, then by its id: each a log entry, refused at once.
+    cli(env, tmp_path, "keys", "revoke", by_name)
+    cli(env, tmp_path, "keys", "revoke", new_ids[1])
+    assert log_types(database_url)[-2:] == ["key_revoked", "key_revoked"]
+    rows = key_rows(env, tmp_path)
+    assert [rows[k][2] for k in new_ids] == ["revoked", "revoked"]
+    with api(database_url, key_file) as client:
+        for secret in (by_name, by_id):
+            assert client.get("/v1/orgs/me", headers=bearer(secret)).status_code == 401
+
+    again = run_cli(["keys", "revoke", new_ids[0]], env, tmp_path)
+    assert again.returncode == 2
+    assert "revoked already" in again.stderr
+    unknown = run_cli(["keys", "revoke", "rtr_not_a_key_of_ours"], env, tmp_path)
+    assert unknown.returncode == 2
+    assert "rtr_not_a_key_of_ours" not in unknown.stderr + unknown.stdout
+
+
+def test_the_last_active_admin_key_is_never_revoked(
+    ledger_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, database_url = ledger_env
+    key_file = Path(env["RETRACE_LOG_KEY_FILE"])
+    admin_key_id = next(k for k, row in key_rows(env, tmp_path).items() if row[1] == "admin")
+    size = len(log_types(database_url))
+
+    done = run_cli(["keys", "revoke", ADMIN_KEY], env, tmp_path)
+    assert done.returncode == 2, done
+    assert f"API key {admin_key_id} is the last active admin key" in done.stderr
+    assert len(log_types(database_url)) == size  # nothing written
+
+    second = api_key_in(cli(env, tmp_path, "keys", "issue", "Retrace admin"))
+    cli(env, tmp_path, "keys", "revoke", admin_key_id)
+    with api(database_url, key_file) as client:
+        assert client.get("/v1/orgs/me", headers=bearer(ADMIN_KEY)).status_code == 401
+        assert client.get("/v1/orgs/me", headers=bearer(second)).json()["role"] == "admin"
+        # The API refuses the same: the rule is the ledger's.
+        rows = key_rows(env, tmp_path)
+        new_id = next(k for k, row in rows.items() if row[1:] == ("admin", "active"))
+        refused = client.post(f"/v1/keys/{new_id}/revoke", headers=bearer(second))
+        assert refused.status_code == 409, refused.text
+        assert "last active admin key" in refused.json()["detail"]

@@ -38,18 +38,27 @@ def labels(
         str | None,
         typer.Option(metavar="ORG", help="every item this org registered (org id or name)"),
     ] = None,
-    layout: Annotated[LabelStock, typer.Option(help="A4 sheets or roll labels")] = LabelStock.A4,
-    columns: Annotated[int, typer.Option(min=1, max=12, help="A4: labels across")] = 3,
-    rows: Annotated[int, typer.Option(min=1, max=20, help="A4: labels down")] = 8,
-    width_mm: Annotated[float, typer.Option(min=15, max=300, help="roll: label width")] = 50.0,
-    height_mm: Annotated[float, typer.Option(min=15, max=300, help="roll: label height")] = 30.0,
+    layout: Annotated[
+        LabelStock, typer.Option(metavar="a4|roll", help="A4 sheets or roll labels")
+    ] = LabelStock.A4,
+    columns: Annotated[int, typer.Option(min=1, max=12, metavar="N", help="A4: labels across")] = 3,
+    rows: Annotated[int, typer.Option(min=1, max=20, metavar="N", help="A4: labels down")] = 8,
+    width_mm: Annotated[
+        float, typer.Option(min=15, max=300, metavar="MM", help="roll: label width")
+    ] = 50.0,
+    height_mm: Annotated[
+        float, typer.Option(min=15, max=300, metavar="MM", help="roll: label height")
+    ] = 30.0,
     png_dir: Annotated[
         Path | None,
         typer.Option(metavar="DIR", help="also write one PNG per item here", file_okay=False),
     ] = None,
-    dpi: Annotated[int, typer.Option(min=72, max=1200, help="PNG resolution")] = 300,
+    dpi: Annotated[int, typer.Option(min=72, max=1200, metavar="DPI", help="PNG resolution")] = 300,
 ) -> None:
-    """Print QR labels: a PDF sheet (A4 grid or roll) and/or one PNG per item."""
+    """Print QR labels: a PDF sheet and/or PNG files.
+
+    The sheet is an A4 grid or a roll of labels; --png-dir writes one PNG per item.
+    """
     from api.presenters import label_info
     from labels import SheetLayout, render_png, render_sheet_pdf
 

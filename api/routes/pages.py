@@ -1,4 +1,12 @@
-"""The landing page: what this ledger holds, at a glance."""
+"""The landing page: what this ledger holds, at a glance, and the way to every other page.
+
+Shows the log's size and head, items by kind and state, the latest entries (items
+linked to their passports, orgs to their line in the list of orgs), the orgs by
+role, and links to the scan station, the oversight dashboard when this service has
+one, the API docs and the signed checkpoint; and a sign-in (the scan station's
+session, ``POST /scan/session``) so that a regulator, or any key holder, opens
+passports at their own access level.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,10 @@ from fastapi.responses import HTMLResponse
 from api.deps import LedgerDep
 from ledger import reads
 from ledger.events import ItemKind
-from ledger.lifecycle import State
+from ledger.lifecycle import Role, State
 
 router = APIRouter(tags=["pages"])
+_ROLE_ORDER = {Role.OEM: 0, Role.OPERATOR: 1, Role.RECYCLER: 2, Role.REGULATOR: 3, Role.ADMIN: 4}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -31,10 +40,11 @@ def index(request: Request, ledger: LedgerDep) -> Any:
     ]
     totals = [sum(counts.get((k, s), 0) for k in kinds) for s in states]
     peak = max([*totals, 1])
-    bars = [
-        {"state": s, "count": c, "width": round(100 * c / peak, 1)}
-        for s, c in zip(states, totals, strict=True)
-    ]
+    bars = [{"state": s, "count": c, "max": peak} for s, c in zip(states, totals, strict=True)]
+    # Public page: orgs by name, role and region (their ids are for regulators).
+    orgs = sorted(seen.orgs.values(), key=lambda o: (_ROLE_ORDER.get(o.role, 9), o.name))
+    anchors = {org.id: f"org-{number}" for number, org in enumerate(orgs, 1)}
+    paths = {getattr(route, "path", None) for route in request.app.routes}
     return request.app.state.templates.TemplateResponse(
         request,
         "index.html",
@@ -42,10 +52,15 @@ def index(request: Request, ledger: LedgerDep) -> Any:
             "size": seen.size,
             "head": seen.head,
             "states": states,
+            "state_names": {s: s.replace("_", " ") for s in states},
             "rows": rows,
+            "totals": totals,
             "bars": bars,
             "recent": seen.recent,
-            "orgs": seen.orgs,
+            "names": {org.id: org.name for org in orgs},
+            "anchors": anchors,
+            "orgs": orgs,
             "items": sum(counts.values()),
+            "audit": "/audit" in paths,
         },
     )

@@ -1,13 +1,13 @@
 // The scan station: sign in with a recycler's API key, read labels from the camera
-// (zxing-wasm, vendored) or a handheld scanner, resolve each with POST /v1/scan and
-// record the delivery with one POST /v1/intake. Plain script, no build step.
+// (zxing-wasm, vendored) or a handheld scanner, resolve each with POST /v1/scan,
+// record the delivery with one POST /v1/intake and any other event the scan offers
+// through the forms of scan_forms.js; the camera is scan_camera.js's. Plain script, no
+// build step, no inline code: the page runs under a strict Content-Security-Policy.
 "use strict";
 
 (() => {
   const KEY_STORE = "retrace.key";
-  const WASM_URL = "/static/vendor/zxing_wasm/reader/zxing_reader.wasm";
   const REPEAT_MS = 4000; // the camera sees a label many times a second
-  const FRAME_MS = 150;
   const MASS = /^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$/;
   const KINDS = {
     battery_pack: "Battery pack", battery_module: "Battery module",
@@ -23,7 +23,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     key: null, org: null, lines: [], lastText: "", lastAt: 0, lastItem: null,
-    stream: null, timer: null, decoding: false, idem: null,
+    idem: null, scans: 0,
   };
 
   // -- helpers ---------------------------------------------------------------------
@@ -45,6 +45,14 @@
   }
 
   function show(node, visible) { node.classList.toggle("hidden", !visible); }
+
+  // A number field as wide as its placeholder (at least a mass of 7 digits and a
+  // fraction): the stylesheet reads --fit, in characters (CSSOM, allowed by the CSP).
+  function fit(input) {
+    const chars = Math.max((input.getAttribute("placeholder") || "").length, 8) + 1;
+    input.style.setProperty("--fit", String(chars));
+    return input;
+  }
 
   function say(text, tone) {
     const box = $("message");
@@ -116,13 +124,14 @@
   }
 
   async function signOut() {
-    stopCamera();
+    RetraceCamera.stop();
     try { await api("DELETE", "/scan/session"); } catch (_err) { /* the cookie expires anyway */ }
     sessionStorage.removeItem(KEY_STORE);
     state.key = null;
     state.org = null;
     state.lines = [];
     renderLines();
+    RetraceForms.clear(true);
     $("who").textContent = "";
     show($("station"), false);
     show($("result"), false);
@@ -138,22 +147,24 @@
     const item = scan.item;
     const holder = scan.holder ? scan.holder.name : item.holder;
     const mine = state.org && item.holder === state.org.id;
+    const shown = STATES[item.state] || item.state;
     if (scan.allowed_events.includes("collected")) {
-      return { tone: "ok", collect: true, text: "Ready to collect" };
+      return { tone: "ok", collect: true, text: "Ready to collect: enter its mass in the delivery below" };
+    }
+    if (scan.allowed_events.length) {
+      return { tone: "ok", text: mine ? `With you (${shown}): record what you do with it` : `You may record events on it (${shown})` };
+    }
+    if (TERMINAL.has(item.state)) {
+      return { tone: "warn", text: `Its life here has ended: it was ${shown}` };
     }
     if (state.org && state.org.role !== "recycler") {
       return { tone: "bad", text: `Only recyclers collect items; you are a ${state.org.role}` };
     }
-    if (TERMINAL.has(item.state)) {
-      return { tone: "bad", text: `Cannot be collected: it was ${STATES[item.state]} and its life here has ended` };
-    }
-    if (mine && item.state !== "retired") {
-      return { tone: "warn", text: `Already with you (${STATES[item.state]})` };
-    }
     if (item.state === "retired") {
       return { tone: "bad", text: `Cannot be collected: it is held by ${holder} and must be transferred to you first` };
     }
-    return { tone: "bad", text: `Cannot be collected: it is ${STATES[item.state] || item.state}, not retired` };
+    if (!mine) return { tone: "bad", text: `Held by ${holder} (${shown}): nothing you may record on it` };
+    return { tone: "bad", text: `Cannot be collected: it is ${shown}, not retired` };
   }
 
   function renderScan(scan, text) {
@@ -161,6 +172,7 @@
     const v = verdict(scan);
     const box = $("result");
     box.className = `result ${v.tone}`;
+    box.dataset.item = item.id;
     const body = $("result-body");
     body.replaceChildren(
       el("h3", {}, `${KINDS[item.kind] || item.kind} `, el("span", { class: "code", text: item.code })),
@@ -174,96 +186,54 @@
     );
     show(box, true);
     state.lastItem = item.id;
-    if (v.collect) addLine(item, text);
+    RetraceForms.offer(scan);
+    if (v.collect && text) addLine(item, text);
+  }
+
+  // A failed scan: nothing of the previous item stays under "Last scan", only the error.
+  function renderFailure(text, err) {
+    const box = $("result");
+    box.className = "result bad";
+    delete box.dataset.item;
+    state.lastItem = null;
+    RetraceForms.clear(true);
+    $("result-body").replaceChildren(el("p", { class: "verdict bad", role: "alert", "data-failed": "true",
+      text: `Scan of “${text.slice(0, 80)}”: ${err.message}` }));
+    show(box, true);
   }
 
   async function handleScan(raw, source) {
     const text = (raw || "").trim();
     if (!text) return;
     const now = Date.now();
-    if (source === "camera" && text === state.lastText && now - state.lastAt < REPEAT_MS) return;
+    // The camera sees a label many times a second: the item it shows stays, its form too.
+    if (source === "camera" && text === state.lastText && (state.lastItem || now - state.lastAt < REPEAT_MS)) return;
     state.lastText = text;
     state.lastAt = now;
     $("camera-status").textContent = source === "camera" ? "Label read." : "";
+    const turn = ++state.scans; // a slower earlier answer never replaces a later one
+    RetraceForms.clear(true);
     try {
       const scan = await api("POST", "/v1/scan", { payload: text });
+      if (turn !== state.scans) return;
       say("");
       renderScan(scan, text);
     } catch (err) {
-      show($("result"), false);
-      say(`Scan of “${text.slice(0, 80)}”: ${err.message}`);
+      if (turn !== state.scans) return;
+      say("");
+      renderFailure(text, err);
     }
   }
 
-  // -- the camera (getUserMedia + canvas frames, decoded by zxing-wasm) -----------
-
-  function prepareDecoder() {
-    if (!window.ZXingWASM) throw new Error("The QR decoder did not load; reload the page.");
-    ZXingWASM.prepareZXingModule({
-      overrides: {
-        locateFile: (path, prefix) => (path.endsWith(".wasm") ? WASM_URL : prefix + path),
-      },
-      fireImmediately: true,
-    });
-  }
-
-  async function startCamera() {
-    const status = $("camera-status");
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      status.textContent = "This browser gives no camera here (it needs HTTPS); use the scanner field.";
-      return;
-    }
+  // After an event is recorded: the item as it is now, and what may be recorded next.
+  async function refresh(written) {
+    const turn = ++state.scans;
     try {
-      prepareDecoder();
-      state.stream = await navigator.mediaDevices.getUserMedia({
-        audio: false,
-        video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
-      });
+      const scan = await api("POST", "/v1/scan", { payload: written.item.id });
+      if (turn === state.scans) renderScan(scan, null);
     } catch (err) {
-      status.textContent = `No camera: ${err.message}`;
-      return;
+      if (turn === state.scans) say(`Recorded, but the item could not be read again: ${err.message}`, "warn");
     }
-    const video = $("camera-video");
-    video.srcObject = state.stream;
-    await video.play().catch(() => {});
-    show($("camera"), true);
-    show($("camera-start"), false);
-    show($("camera-stop"), true);
-    status.textContent = "Point the camera at a label.";
-    const canvas = document.createElement("canvas");
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    state.timer = setInterval(async () => {
-      if (state.decoding || video.readyState < 2 || !video.videoWidth) return;
-      state.decoding = true;
-      try {
-        const scale = Math.min(1, 960 / video.videoWidth);
-        canvas.width = Math.round(video.videoWidth * scale);
-        canvas.height = Math.round(video.videoHeight * scale);
-        context.drawImage(video, 0, 0, canvas.width, canvas.height);
-        const frame = context.getImageData(0, 0, canvas.width, canvas.height);
-        const found = await ZXingWASM.readBarcodes(frame, {
-          formats: ["QRCode"], tryHarder: true, maxNumberOfSymbols: 1,
-        });
-        const hit = found.find((r) => r.isValid && r.text);
-        if (hit) await handleScan(hit.text, "camera");
-      } catch (err) {
-        status.textContent = `Decoder: ${err.message}`;
-      } finally {
-        state.decoding = false;
-      }
-    }, FRAME_MS);
-  }
-
-  function stopCamera() {
-    clearInterval(state.timer);
-    state.timer = null;
-    if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
-    state.stream = null;
-    $("camera-video").srcObject = null;
-    show($("camera"), false);
-    show($("camera-start"), true);
-    show($("camera-stop"), false);
-    $("camera-status").textContent = "";
   }
 
   // -- the delivery list -----------------------------------------------------------
@@ -283,12 +253,12 @@
     body.replaceChildren(...state.lines.map((line) => el("tr", { "data-item": line.id },
       el("td", { class: "code" }, `${KINDS[line.kind] || line.kind}`, el("br"),
         el("span", { class: "code", text: line.code })),
-      el("td", {}, el("input", {
-        id: `mass-${line.id}`, class: "mass", type: "text", inputmode: "decimal",
+      el("td", {}, fit(el("input", {
+        id: `mass-${line.id}`, class: "mass fit", type: "text", inputmode: "decimal",
         value: line.mass, placeholder: line.hint ? `rated ${line.hint}` : "kg", required: true,
         "aria-label": `Measured mass in kg of ${line.code}`,
         oninput: (e) => { line.mass = e.target.value.trim().replace(",", "."); },
-      })),
+      }))),
       el("td", {}, el("button", {
         type: "button", class: "link", "aria-label": `Remove ${line.code}`,
         onclick: () => { state.lines = state.lines.filter((l) => l !== line); renderLines(); },
@@ -372,6 +342,10 @@
   // -- wiring ----------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
+    RetraceForms.init({
+      api, el, show, fit, randomKey, kinds: KINDS, states: STATES,
+      me: () => state.org, onRecorded: refresh,
+    });
     $("signin-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const key = $("api-key").value.trim();
@@ -396,16 +370,19 @@
       input.focus();
       handleScan(text, "keyboard");
     });
-    $("camera-start").addEventListener("click", startCamera);
-    $("camera-stop").addEventListener("click", stopCamera);
+    $("camera-start").addEventListener("click", () => RetraceCamera.start((text) => handleScan(text, "camera")));
+    $("camera-stop").addEventListener("click", () => RetraceCamera.stop());
     $("intake-form").addEventListener("submit", submitIntake);
     $("intake-clear").addEventListener("click", () => { state.lines = []; renderLines(); });
     $("signout").addEventListener("click", signOut);
-    // A handheld scanner types wherever the focus is: send stray keystrokes to the field.
+    // A handheld scanner types wherever the focus is: send stray keystrokes to the field
+    // (a focused button keeps its space bar; form fields keep what is typed into them).
     document.addEventListener("keydown", (event) => {
       const target = event.target;
       if (!state.org || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (target instanceof HTMLInputElement || target instanceof HTMLButtonElement) return;
+      if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement ||
+          target instanceof HTMLTextAreaElement) return;
+      if (target instanceof HTMLButtonElement && event.key === " ") return;
       if (event.key.length === 1) $("scan-input").focus();
     });
     renderLines();

@@ -293,6 +293,11 @@ def test_dismantled_pack_has_module_children(world: World) -> None:
     out = event(c, world.recycler, pack["id"], "dismantled", data)
     assert [e["type"] for e in out["entries"]] == ["dismantled", "registered", "registered"]
     child_ids = [e["item"] for e in out["entries"][1:]]
+    # The answer is the dismantled pack, with its parts in `created`, as they now stand.
+    assert (out["item"]["id"], out["item"]["children"]) == (pack["id"], sorted(child_ids))
+    assert [part["id"] for part in out["created"]] == child_ids
+    assert [part["code"] for part in out["created"]] == codes
+    assert out["created"] == [_get_item(world, part) for part in child_ids]
     got = _get_item(world, pack["id"])
     assert got["state"] == "dismantled"
     assert got["children"] == sorted(child_ids)

@@ -29,14 +29,34 @@ def test_repurposed_item_is_a_new_item_linked_to_its_origin(world: World) -> Non
     item = register(c, world.oem)
     to_state(c, world.oem, world.recycler, item["id"], "assessed")
     data = event_data("repurposed")
-    out = event(c, world.recycler, item["id"], "repurposed", data)
+    answer = c.post(
+        f"/v1/items/{item['id']}/events",
+        json={"type": "repurposed", "data": data},
+        headers={**world.recycler.headers, "Idempotency-Key": "second-life-1"},
+    )
+    assert answer.status_code == 201, answer.text
+    out = answer.json()
+    # The answer names the old item and, in `created`, the new one.
+    (created,) = out["created"]
     new_id = out["entries"][1]["item"]
+    assert created["id"] == new_id == out["entry"]["data"]["new_item"]
     new = c.get(f"/v1/items/{new_id}", headers=world.oem.headers).json()
+    assert created == new
     assert new["origin"] == item["id"]
     assert new["code"] == data["new_code"]
     assert new["holder"] == world.recycler.id
     assert new["state"] == "registered"
+    assert out["item"]["id"] == item["id"]
     assert out["item"]["state"] == "repurposed"
+    again = c.post(
+        f"/v1/items/{item['id']}/events",
+        json={"type": "repurposed", "data": data},
+        headers={**world.recycler.headers, "Idempotency-Key": "second-life-1"},
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == out
+    retired = event(c, world.oem, register(c, world.oem)["id"], "retired", {"reason": "worn"})
+    assert retired["created"] == []
 
 
 def test_pv_serials_are_unique_per_manufacturer(world: World) -> None:

@@ -107,3 +107,30 @@ def test_checkpoint_body_matches_the_tree(world: World) -> None:
         body.root,
     )
     assert base64.b64decode(note.split("\n")[2]) == body.root
+
+
+def test_history_right_after_a_write_proves_every_entry(world: World) -> None:
+    """No wait for the periodic checkpoint: the history signs one that covers the item."""
+    c = world.client
+    _, before = _checkpoint(world)  # the latest checkpoint, soon outdated
+    item = register(c, world.oem)
+    to_state(c, world.oem, world.recycler, item["id"], "collected")
+    history = c.get(f"/v1/items/{item['id']}/history", headers=world.recycler.headers).json()
+    checkpoint = history["checkpoint"]
+    assert before.size <= history["entries"][0]["seq"]
+    assert checkpoint["size"] > history["entries"][-1]["seq"]
+    vkey = c.get("/v1/log/key").text.strip()
+    opened, _ = open_checkpoint(checkpoint["note"], parse_verifier_key(vkey))
+    for entry, proof in zip(history["entries"], history["proofs"], strict=True):
+        assert proof["proof"] is not None, entry["seq"]
+        verify_inclusion(
+            entry["seq"],
+            opened.size,
+            bytes.fromhex(entry["hash"]),
+            [bytes.fromhex(p) for p in proof["proof"]],
+            opened.root,
+        )
+    # Covered now: reading again signs nothing new.
+    again = c.get(f"/v1/items/{item['id']}/history", headers=world.recycler.headers).json()
+    assert again["checkpoint"] == checkpoint
+    assert c.get("/v1/log/checkpoint").text == checkpoint["note"]
