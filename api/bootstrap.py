@@ -12,13 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
+
 from api.settings import Settings
 from hashing import generate_private_key, save_private_key
 from ledger import reads
 from ledger.lifecycle import Role
 from ledger.orgs import Created, create_org
 from ledger.service import Ledger
+from ledger.store.roles import grant_service_role
 from ledger.store.sql import SqlStore
+
+log = structlog.get_logger("retrace.bootstrap")
 
 
 def utc_now() -> datetime:
@@ -52,11 +57,37 @@ def create_admin(
     return ledger.write(lambda tx: create_org(tx, None, name, Role.ADMIN, region, api_key=api_key))
 
 
+def migrate(settings: Settings, store: SqlStore) -> None:
+    """Bring the schema to the newest revision: as the tables' owner, then grant the
+    service's role its part, when ``RETRACE_OWNER_DATABASE_URL`` is set; else as the
+    one role there is (PostgreSQL: with a warning, since that role could then
+    disable the log's append-only triggers)."""
+    owner_url = settings.owner_database()
+    if owner_url is None:
+        store.migrate()
+        if store.dialect == "postgresql":
+            log.warning(
+                "database.single_role",
+                detail="RETRACE_OWNER_DATABASE_URL is unset: the service's role owns the "
+                "tables and could disable the log's append-only triggers",
+            )
+        return
+    owner = SqlStore(owner_url, pool_size=1)
+    try:
+        if owner.dialect != "postgresql" or store.dialect != "postgresql":
+            raise ValueError("RETRACE_OWNER_DATABASE_URL is for PostgreSQL only")
+        owner.migrate()
+        if grant_service_role(owner.engine, settings.database()):
+            log.info("database.service_role_created", role=store.engine.url.username)
+    finally:
+        owner.dispose()
+
+
 def prepare(settings: Settings) -> Prepared:
     """Migrate, make the log key, and create the bootstrap admin if asked."""
     store = SqlStore(settings.database(), pool_size=1)
     try:
-        store.migrate()
+        migrate(settings, store)
         created_key = ensure_log_key(settings)
         admin = None
         if settings.bootstrap_admin_key is not None:

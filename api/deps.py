@@ -9,7 +9,6 @@ free of plumbing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, TypeVar
@@ -18,11 +17,12 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.bulk import is_json_lines
 from api.reads import Reads
 from api.settings import Settings
 from ledger.commit import Tx
 from ledger.errors import AuthError, ForbiddenError, ValidationError
-from ledger.idempotency import Idempotency
+from ledger.idempotency import Idempotency, fingerprint
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
@@ -30,8 +30,7 @@ from ledger.store.base import CodeKey, ProjectionReader
 from ledger.transparency import Transparency
 
 T = TypeVar("T")
-# The cookie that carries a passport reader's key (set by the scan station).
-KEY_COOKIE = "key"
+_READ_INLINE_BYTES = 64 * 1024
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer rtr_…`")
 
@@ -136,13 +135,21 @@ IdempotencyKeyDep = Annotated[str | None, Depends(get_idempotency)]
 async def idempotency_for(
     request: Request, caller: OrgRecord, key: str | None
 ) -> Idempotency | None:
-    """Bind a key to the caller and to this exact request (method, path, body)."""
+    """Bind a key to the caller and to this request: its method, its path and the
+    meaning of its body (``ledger.idempotency.fingerprint``: canonical JSON, or
+    JSON Lines line by line)."""
     if key is None:
         return None
-    digest = hashlib.sha256()
-    digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
-    digest.update(await request.body())
-    return Idempotency(caller.id, key, digest.hexdigest())
+    body = await request.body()
+    lines = is_json_lines(request.headers.get("content-type", ""))
+    # Reading a large body into its canonical form takes a while: off the event loop.
+    if len(body) > _READ_INLINE_BYTES:
+        found = await run_in_threadpool(
+            partial(fingerprint, request.method, request.url.path, body, lines=lines)
+        )
+    else:
+        found = fingerprint(request.method, request.url.path, body, lines=lines)
+    return Idempotency(caller.id, key, found)
 
 
 async def run_write(

@@ -4,6 +4,12 @@ Owns the table from ``LedgerError`` classes to HTTP status codes, the
 handlers that render ledger errors, request-validation errors, unknown
 routes and anything unexpected as ``application/problem+json``, and the
 body-size guard that answers 413 before a large body is read.
+
+Anything unexpected is caught by ``Unexpected`` inside the request-id
+middleware: one log line (the exception's type, the request id, the method
+and the route template; never the request, a traceback or a local variable,
+which could hold a key or a body) and a 500 that carries the request id. It
+goes no further, so the server below logs nothing more.
 """
 
 from __future__ import annotations
@@ -176,6 +182,7 @@ def install(app: FastAPI) -> None:
             400: "Malformed JSON",
             404: "Not found",
             405: "Method not allowed",
+            408: "Body timeout",
             413: "Request too large",
         }
         title = titles.get(exc.status_code, "HTTP error")
@@ -189,19 +196,12 @@ def install(app: FastAPI) -> None:
             dict(exc.headers or {}),
         )
 
+    # Errors inside the middlewares that wrap ``Unexpected`` end here.
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
-        log.exception("request.crashed", path=request.url.path)
-        return problem_response(
-            500,
-            problem(
-                500,
-                "internal",
-                "Internal error",
-                "the server failed; nothing was written",
-                request.url.path,
-            ),
-        )
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(request.scope, exc)
+
+    app.add_middleware(Unexpected)
 
 
 Scope = MutableMapping[str, Any]
@@ -209,6 +209,53 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _internal(scope: Scope, exc: Exception) -> JSONResponse:
+    """Log ``exc`` in one line and make the 500 that answers it."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    route = scope.get("route")
+    log.error(
+        "request.crashed",
+        error=type(exc).__name__,
+        request_id=request_id,
+        method=scope.get("method"),
+        route=getattr(route, "path_format", None) or "unmatched",
+    )
+    detail = "the server failed unexpectedly"
+    if request_id:
+        detail += f"; quote request id {request_id} when you report it"
+    body = problem(
+        500, "internal", "Internal error", detail, scope.get("path"), request_id=request_id
+    )
+    return problem_response(500, body)
+
+
+class Unexpected:
+    """ASGI middleware: an exception from the app becomes one log line and a
+    problem+json 500 (``_internal``), and is not raised further."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            response = _internal(scope, exc)
+            if not started:  # else the answer is under way: the server closes it
+                await response(scope, receive, send)
 
 
 class _TooLarge(HTTPException):

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cache import KeyCache, Lookup, RedisCache
 from api.metrics import record_cache
+from api.ratelimit import RateLimits
 from api.scans import scan_target
 from ledger import reads
 from ledger.chain import Entry
@@ -25,7 +26,7 @@ from ledger.errors import NotFoundError
 from ledger.events import ItemKind
 from ledger.items import ItemView
 from ledger.lifecycle import Item, Org, Role, State
-from ledger.passport import Access, HistoryCheck
+from ledger.passport import HistoryCheck
 from ledger.reads import Found, PassportSource, ScanView
 from ledger.records import OrgRecord
 from ledger.scan import ScanTarget, pick_match
@@ -46,12 +47,18 @@ class Reads:
     """
 
     def __init__(
-        self, ledger: Ledger, tlog: Transparency, cache: RedisCache | None, keys: KeyCache
+        self,
+        ledger: Ledger,
+        tlog: Transparency,
+        cache: RedisCache | None,
+        keys: KeyCache,
+        limits: RateLimits | None = None,
     ) -> None:
         self.ledger = ledger
         self.tlog = tlog
         self.cache = cache
         self.keys = keys
+        self.limits = limits
         # The item id each scanned code named last, by the scan's digest: a guess.
         self._named: dict[str, str] = {}
 
@@ -60,11 +67,14 @@ class Reads:
 
         Raises:
             AuthError: unknown or revoked key.
+            RateLimited: the key is over its rate limit.
         """
-        remembered = self.keys.remembered(api_key)
-        if remembered is not None:
-            return remembered
-        return await run_in_threadpool(self.keys.caller, self.ledger, api_key)
+        found = self.keys.remembered(api_key)
+        if found is None:
+            found = await run_in_threadpool(self.keys.caller, self.ledger, api_key)
+        if self.limits is not None:
+            await self.limits.key(api_key, found.role.value)
+        return found
 
     async def item(self, item_id: str) -> ItemView:
         """An item with its children and decoded code.
@@ -94,11 +104,12 @@ class Reads:
             return await run_in_threadpool(reads.scan, store, orgs, caller, target)
         return reads.scan_view(await self._find(target), caller, target.via)
 
-    async def passport(self, item_id: str, access: Access) -> dict[str, Any] | None:
-        """The passport of an item as ``access`` may see it; None for an unknown item."""
+    async def passport(self, item_id: str, reader: Org | None) -> dict[str, Any] | None:
+        """The passport of an item as ``reader`` (None: the public) may see it; None for
+        an unknown item."""
         store, cache = self.ledger.store, self.cache
         if cache is None or len(item_id) > reads.MAX_ID_LENGTH:
-            return await run_in_threadpool(reads.passport, store, self.tlog, item_id, access)
+            return await run_in_threadpool(reads.passport, store, self.tlog, item_id, reader)
         key = cache.key("passport", item_id)
         got = await cache.get(key, [cache.item_version(item_id)])
         source = _decoded(_source, got.value) if got is not None else None
@@ -110,13 +121,13 @@ class Reads:
             record_cache("passport", source is not None)
         if source is not None:
             found = await self._found(source.linked_ids)
-            return reads.passport_view(source, access, {i: f.view.item for i, f in found.items()})
+            return reads.passport_view(source, reader, {i: f.view.item for i, f in found.items()})
         source = await run_in_threadpool(reads.passport_source, store, self.tlog, item_id)
         if source is None:
             return None
         if got is not None:
             await cache.put(key, got.tag, _dumps_source(source))
-        return reads.passport_view(source, access)
+        return reads.passport_view(source, reader)
 
     async def _find(self, target: ScanTarget) -> Found:
         """The item a scan names, by the cached id of its code when there is one.

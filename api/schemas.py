@@ -2,29 +2,23 @@
 
 Owns the wire shapes DESIGN.md fixes for clients. Table models live in
 ``ledger/store/tables.py``; event types, their payload models and examples in
-the event registry (``ledger/registry.py``): a request is checked here for
-shape, then by the ledger for meaning.
+the event registry (``ledger/registry.py``), documented by ``api.docs``: a
+request is checked here for shape, then by the ledger for meaning.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    GetJsonSchemaHandler,
-    TypeAdapter,
-    create_model,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from api.docs import EVENT_BODIES
 from ledger.events import ItemKind
 from ledger.lifecycle import Role
-from ledger.registry import EVENTS, PACK_CODE, RECORDABLE
+from ledger.makers import MAKER_CODE_PATTERN
+from ledger.registry import ORG_ID, PACK_CODE, RECORDABLE
 
 if TYPE_CHECKING:
     EventType = str
@@ -59,6 +53,18 @@ class OrgOut(BaseModel):
     region: str
 
 
+class KeyListed(BaseModel):
+    id: str
+    issued_seq: int = Field(description="the log entry that issued it")
+    revoked_seq: int | None = Field(description="the log entry that revoked it, or null")
+
+
+class OrgListed(OrgOut):
+    keys: list[KeyListed] | None = Field(
+        None, description="admins and regulators only: the org's API keys (never a secret)"
+    )
+
+
 class OrgCreated(BaseModel):
     org: OrgOut
     api_key: str = Field(description="shown once; store it now")
@@ -83,11 +89,26 @@ class EntryOut(BaseModel):
     actor: str
     item: str | None
     type: str
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        description="the event's data, as its type's body shows it (`RetiredEvent`, "
+        "`RepurposedEvent`, …), plus what the ledger adds: `new_item` on `repurposed`, "
+        "each part's `item` on `dismantled`, each recovered line's `element` and "
+        "`element_mass_kg` on `recycled` when its material is a known compound"
+    )
     prev: str
     item_prev: str | None
     sig: dict[str, str] | None
     hash: str = Field(description="hex leaf hash SHA-256(0x00 ‖ canonical bytes)")
+
+
+class HistoryEntryOut(EntryOut):
+    redacted: list[str] | None = Field(
+        None,
+        description="only when personal values (a VIN, an owner's name) were masked for a "
+        "reader who is not a regulator: the JSON pointers of the masked values, now null. "
+        "`hash` is still the signed entry's leaf hash, proved by its inclusion proof, but "
+        "it cannot be recomputed from the masked fields; a regulator's answer is whole",
+    )
 
 
 class ItemOut(BaseModel):
@@ -101,6 +122,11 @@ class ItemOut(BaseModel):
     origin: str | None
     children: list[str]
     attributes: dict[str, Any]
+    redacted: list[str] = Field(
+        default_factory=list,
+        description="JSON pointers of personal attributes (an owner's name, a VIN) "
+        "masked as null: every reader but a regulator",
+    )
     decoded: dict[str, str] | None = Field(
         description="the GB/T 34014 code decoded (batteries), else null"
     )
@@ -135,32 +161,14 @@ class ItemCreate(_Request):
 
 
 class Written(BaseModel):
-    item: ItemOut
+    item: ItemOut = Field(description="the item the write was about, as it is now")
     entry: EntryOut
     entries: list[EntryOut] = Field(description="every entry the write appended")
-
-
-def _event_body(event_type: str) -> type[BaseModel]:
-    """The documented body of one event type: its ``type`` and its ``data`` model."""
-    spec = EVENTS[event_type]
-    example: dict[str, Any] = {"type": event_type, "data": dict(spec.example)}
-    tag: Any = Literal[event_type]
-    model: type[BaseModel] = create_model(
-        "".join(word.title() for word in event_type.split("_")) + "Event",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
-        __doc__=f"{spec.label}.",
-        type=(tag, ...),
-        data=(spec.payload, ...),
+    created: list[ItemOut] = Field(
+        default_factory=list,
+        description="the items the write created besides: the second life of a `repurposed` "
+        "item, the parts of a `dismantled` one (empty otherwise)",
     )
-    return model
-
-
-# The OpenAPI document shows the body as a union on ``type`` of every event's payload.
-_bodies: Any = Annotated[
-    Union[tuple(_event_body(event_type) for event_type in RECORDABLE)],  # noqa: UP007
-    Field(discriminator="type"),
-]
-_EVENT_BODIES: TypeAdapter[Any] = TypeAdapter(_bodies)
 
 
 class EventCreate(_Request):
@@ -177,23 +185,45 @@ class EventCreate(_Request):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return handler(_EVENT_BODIES.core_schema)
+        return handler(EVENT_BODIES.core_schema)
+
+
+_LINE = "the line's number, from 1: its line in a JSON Lines body, its position in a JSON array"
+_LINE_ERROR = "problem object for this line; its `pointer` points inside the line"
 
 
 class BulkLine(BaseModel):
-    line: int = Field(description="0-based index of the line in the request")
+    line: int = Field(description=_LINE)
     ok: bool
     id: str | None = Field(None, description="the new item id")
     code: str | None = None
     seq: int | None = Field(None, description="seq of its registered entry")
     hash: str | None = None
-    error: dict[str, Any] | None = Field(None, description="problem object for this line")
+    error: dict[str, Any] | None = Field(None, description=_LINE_ERROR)
 
 
 class BulkResult(BaseModel):
     accepted: int
     refused: int
     results: list[BulkLine]
+
+
+class EventBulkLine(BaseModel):
+    line: int = Field(description=_LINE)
+    ok: bool
+    item: str | None = Field(description="the item the line names")
+    seq: int | None = Field(None, description="seq of the event's entry")
+    hash: str | None = None
+    created: list[str] | None = Field(
+        None, description="ids of the items the event created (`repurposed`, `dismantled`)"
+    )
+    error: dict[str, Any] | None = Field(None, description=_LINE_ERROR)
+
+
+class EventBulkResult(BaseModel):
+    accepted: int
+    refused: int
+    results: list[EventBulkLine]
 
 
 class ScanRequest(_Request):
@@ -229,7 +259,7 @@ class EntryProof(BaseModel):
 
 class History(BaseModel):
     item: str
-    entries: list[EntryOut]
+    entries: list[HistoryEntryOut]
     checkpoint: CheckpointOut
     proofs: list[EntryProof] = Field(description="one per entry, in the same order")
 
@@ -384,3 +414,31 @@ class IntakeOut(BaseModel):
     accepted: int
     refused: int
     results: list[IntakeLineOut]
+
+
+class MakerCreate(_Request):
+    code: str = Field(
+        pattern=MAKER_CODE_PATTERN,
+        description="a GB/T 34014 manufacturer code: the first three characters of the "
+        "maker's battery codes",
+        examples=["CAT"],
+    )
+    org: str = Field(
+        min_length=1, max_length=40, description="the OEM org it belongs to", examples=[ORG_ID]
+    )
+
+
+class MakerBindingOut(BaseModel):
+    code: str
+    org: str
+    seq: int = Field(description="seq of the `maker_bound` entry that bound it")
+
+
+class MakerBound(BaseModel):
+    code: str
+    org: str
+    entry: EntryOut
+
+
+class MakerList(BaseModel):
+    makers: list[MakerBindingOut]

@@ -32,6 +32,7 @@ from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from ledger.verify import verify_log
 from tests.factories import ADMIN_KEY, Org, make_world
+from tests.relay import Relay
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -108,17 +109,31 @@ def database_url(
 
 
 @pytest.fixture
-def redis_url() -> str:
+def relay(redis_url: str) -> Iterator[Relay]:
+    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    made = Relay((host, int(port)))
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def redis_url(worker_id: str) -> str:
+    """An empty Redis database of this test process's own (15, then 13, 11, … for
+    each parallel worker), so tests running at once never see each other's stream."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    index = int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0
+    base, number = REDIS_URL.rsplit("/", 1)
+    url = f"{base}/{int(number) - 2 * index}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.exceptions.RedisError:
-        unavailable(f"Redis is not reachable at {REDIS_URL}")
+        unavailable(f"Redis is not reachable at {url}")
     client.flushdb()
     client.close()
-    return REDIS_URL
+    return url
 
 
 @pytest.fixture

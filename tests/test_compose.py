@@ -172,10 +172,14 @@ def test_services_wait_for_healthy_dependencies() -> None:
     assert services["db"]["image"].startswith("postgres:15")
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert services["redis"]["image"].startswith("redis:7")
-    # The database URL names the compose service and the user and database it creates.
+    # The owner's URL names the compose service and the user and database it creates;
+    # the service runs as a role of its own on the same database.
     db_env = services["db"]["environment"]
-    url = api["environment"]["RETRACE_DATABASE_URL"]
-    assert url == f"postgresql://{db_env['POSTGRES_USER']}@db:5432/{db_env['POSTGRES_DB']}"
+    owner = api["environment"]["RETRACE_OWNER_DATABASE_URL"]
+    assert owner == f"postgresql://{db_env['POSTGRES_USER']}@db:5432/{db_env['POSTGRES_DB']}"
+    service = api["environment"]["RETRACE_DATABASE_URL"]
+    assert service.endswith(f"@db:5432/{db_env['POSTGRES_DB']}")
+    assert not service.startswith(f"postgresql://{db_env['POSTGRES_USER']}@")
     # The log key lives on a volume.
     key_dir = str(Path(api["environment"]["RETRACE_LOG_KEY_FILE"]).parent)
     assert any(v.endswith(f":{key_dir}") for v in api["volumes"])

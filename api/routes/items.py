@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 
 from api import presenters
+from api.bulk import JSON_LINES, read_lines, write_in_chunks
 from api.deps import (
     ApiKeyDep,
     CallerDep,
@@ -22,6 +22,7 @@ from api.deps import (
     idempotency_for,
     run_write,
 )
+from api.docs import EVENT_EXAMPLES
 from api.problems import READ_PROBLEMS, WRITE_PROBLEMS, responses
 from api.schemas import (
     BulkResult,
@@ -34,7 +35,7 @@ from api.schemas import (
     Written,
 )
 from ledger import items, reads
-from ledger.errors import ValidationError
+from ledger.privacy import sees_personal
 
 router = APIRouter(prefix="/v1", tags=["items"])
 ItemId = Annotated[
@@ -46,7 +47,8 @@ _BULK_BODY = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"type": "array", "items": ItemCreate.model_json_schema()},
+                # ItemCreate is in the document's components (POST /v1/items).
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ItemCreate"}},
                 "example": [
                     {
                         "kind": "pv_module",
@@ -55,7 +57,7 @@ _BULK_BODY = {
                     }
                 ],
             },
-            "application/x-ndjson": {
+            JSON_LINES: {
                 "schema": {"type": "string"},
                 "example": '{"kind":"wind_blade","code":"VB-77-0042"}\n',
             },
@@ -102,32 +104,6 @@ async def register_item(
     return presenters.written(done)
 
 
-def _bulk_lines(raw: bytes, content_type: str) -> list[Any]:
-    """JSON array, or JSON Lines; a malformed line becomes a refusal of that line."""
-    if "ndjson" in content_type or "jsonl" in content_type or "json-seq" in content_type:
-        lines: list[Any] = []
-        for number, text in enumerate(raw.decode("utf-8", errors="replace").splitlines()):
-            if not text.strip():
-                continue
-            try:
-                lines.append(json.loads(text))
-            except (json.JSONDecodeError, RecursionError) as exc:
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                lines.append(
-                    ValidationError(
-                        f"line {number + 1} is not JSON: {why}", pointer=f"/{len(lines)}"
-                    )
-                )
-        return lines
-    try:
-        parsed = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}", pointer="/") from None
-    if not isinstance(parsed, list):
-        raise ValidationError("send a JSON array of items, or JSON Lines", pointer="/")
-    return parsed
-
-
 @router.post(
     "/items/bulk",
     response_model=BulkResult,
@@ -138,27 +114,27 @@ def _bulk_lines(raw: bytes, content_type: str) -> list[Any]:
 )
 async def register_bulk(
     request: Request,
-    response: Response,
     caller: OemDep,
     ledger: LedgerDep,
     settings: SettingsDep,
     key: IdempotencyKeyDep,
-) -> dict[str, Any]:
-    lines = _bulk_lines(await request.body(), request.headers.get("content-type", ""))
-    if not lines:
-        raise ValidationError("no items in the request", pointer="/")
-    if len(lines) > settings.max_bulk_lines:
-        raise ValidationError(
-            f"{len(lines)} items; at most {settings.max_bulk_lines} in one request", pointer="/"
-        )
-    done = await run_write(
-        ledger,
-        lambda tx: items.register_many(tx, caller, lines),
-        items.Registered,
-        await idempotency_for(request, caller, key),
-        response,
+) -> Response:
+    lines = read_lines(
+        await request.body(),
+        request.headers.get("content-type", ""),
+        "items",
+        settings.max_bulk_lines,
     )
-    return presenters.registered(done)
+    return await write_in_chunks(
+        ledger,
+        partial(items.register_many, actor=caller),
+        items.Registered,
+        presenters.registered,
+        lines,
+        await idempotency_for(request, caller, key),
+        BulkResult,
+        exclude_unset=True,
+    )
 
 
 @router.get(
@@ -167,20 +143,27 @@ async def register_bulk(
     responses=READ_PROBLEMS,
     summary="An item with its state, holder, parent and children",
 )
-async def get_item(item_id: ItemId, _caller: CallerDep, found: ReadsDep) -> dict[str, Any]:
-    return presenters.item(await found.item(item_id))
+async def get_item(item_id: ItemId, caller: CallerDep, found: ReadsDep) -> dict[str, Any]:
+    view = await found.item(item_id)
+    return presenters.item(view, personal=sees_personal(caller.role))
 
 
 @router.get(
     "/items/{item_id}/history",
     response_model=History,
+    # An entry carries ``redacted`` only when something was masked.
+    response_model_exclude_unset=True,
     responses=READ_PROBLEMS,
     summary="The item's entries, in order",
+    description="A reader who is not a regulator gets personal values (a VIN, an owner's "
+    "name) masked as null, named in the entry's `redacted`; its `hash` and proof still "
+    "prove the signed entry, but no longer rebuild from what is shown.",
 )
 def get_history(
-    item_id: ItemId, _caller: CallerDep, ledger: LedgerDep, tlog: TransparencyDep
+    item_id: ItemId, caller: CallerDep, ledger: LedgerDep, tlog: TransparencyDep
 ) -> dict[str, Any]:
-    return presenters.history(reads.history(ledger.store, tlog, item_id))
+    found = reads.history(ledger.store, tlog, item_id)
+    return presenters.history(found, personal=sees_personal(caller.role))
 
 
 @router.post(
@@ -189,10 +172,13 @@ def get_history(
     response_model=Written,
     responses=WRITE_PROBLEMS,
     summary="Record a lifecycle event",
+    description="The body's `data` depends on its `type`: each event type's shape and an "
+    "example are below (pick one under *Examples*). `repurposed` and `dismantled` answer "
+    "with the items they created in `created`.",
 )
 async def record_event(
     item_id: ItemId,
-    body: EventCreate,
+    body: Annotated[EventCreate, Body(openapi_examples=EVENT_EXAMPLES)],
     request: Request,
     response: Response,
     caller: CallerDep,

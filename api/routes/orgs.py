@@ -16,7 +16,7 @@ from api.deps import (
     run_write,
 )
 from api.problems import READ_PROBLEMS, WRITE_PROBLEMS
-from api.schemas import KeyIssued, KeyRevoked, OrgCreate, OrgCreated, OrgOut
+from api.schemas import KeyIssued, KeyRevoked, OrgCreate, OrgCreated, OrgListed, OrgOut
 from ledger import orgs, reads
 
 router = APIRouter(prefix="/v1", tags=["orgs"])
@@ -49,12 +49,16 @@ async def create_org(
 
 @router.get(
     "/orgs",
-    response_model=list[OrgOut],
+    response_model=list[OrgListed],
+    response_model_exclude_unset=True,
     responses=READ_PROBLEMS,
-    summary="List orgs (ids, names, roles)",
+    summary="List orgs: counterparties, or every org and its keys for admins and regulators",
+    description="Makers, operators and recyclers list the orgs an item may pass between "
+    "(id, name, role, region). Admins and regulators list every org with its API keys "
+    "(ids and the entries that issued and revoked them, never a secret).",
 )
-def list_orgs(_caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
-    return [presenters.org(o) for o in reads.list_orgs(ledger.store)]
+def list_orgs(caller: CallerDep, ledger: LedgerDep) -> list[dict[str, Any]]:
+    return [presenters.org_listing(o) for o in reads.org_directory(ledger.store, caller)]
 
 
 @router.get(

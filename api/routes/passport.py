@@ -5,7 +5,8 @@ cache) for the item's passport at the reader's access tier, its history checked
 against the latest signed checkpoint, and renders it: HTML for browsers, JSON
 for ``Accept: application/json``.
 The reader's key comes from ``Authorization: Bearer`` or, for browsers, from
-the ``key`` cookie the scan station's sign-in sets.
+the passport session the sign-in opened (``api.sessions``: a cookie with a
+session id, never the key).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.deps import KEY_COOKIE, ReadsDep
+from api import sessions
+from api.deps import LedgerDep, ReadsDep
 from api.problems import responses as problems
 from api.reads import Reads
 from labels import kind_name
 from ledger import reads
-from ledger.errors import AuthError, NotFoundError
-from ledger.passport import Access, access_for
+from ledger.errors import NotFoundError
+from ledger.passport import Access
 from ledger.records import OrgRecord
 from ledger.registry import EVENTS
+from ledger.service import Ledger
 
 router = APIRouter(tags=["passport"])
 # Described as in ``api.deps``: OpenAPI keeps one ``HTTPBearer`` scheme for both.
@@ -73,8 +76,10 @@ class PassportItem(BaseModel):
     origin: PassportLink | None
     children: list[PassportLink]
     successors: list[PassportLink] = Field(description="the new items of a second life")
-    holder: PassportOrg | None = Field(None, description="with an API key")
-    attributes: dict[str, Any] | None = Field(None, description="with an API key")
+    holder: PassportOrg | None = Field(None, description="orgs in the item's chain")
+    attributes: dict[str, Any] | None = Field(
+        None, description="orgs in the item's chain; personal fields for regulators only"
+    )
     head: str | None = Field(None, description="regulators only")
     head_seq: int | None = Field(None, description="regulators only")
 
@@ -82,9 +87,11 @@ class PassportItem(BaseModel):
 class PassportEvent(BaseModel):
     type: str
     date: str
-    ts: str | None = Field(None, description="with an API key")
-    by: PassportOrg | None = Field(None, description="with an API key")
-    data: dict[str, Any] | None = Field(None, description="with an API key")
+    ts: str | None = Field(None, description="orgs in the item's chain")
+    by: PassportOrg | None = Field(None, description="orgs in the item's chain")
+    data: dict[str, Any] | None = Field(
+        None, description="orgs in the item's chain; personal fields for regulators only"
+    )
     seq: int | None = Field(None, description="regulators only")
     actor: str | None = Field(None, description="regulators only")
     hash: str | None = Field(None, description="regulators only")
@@ -112,7 +119,11 @@ class PassportVerification(BaseModel):
 
 
 class Passport(BaseModel):
-    access: Access = Field(description="public, interested (any API key) or regulator")
+    access: Access = Field(
+        description="public, interested (an org in the item's chain: its maker, its "
+        "holders, the orgs that recorded its events) or regulator; any other key reads "
+        "the public tier. Personal data (a VIN, an owner's name) only for regulators"
+    )
     item: PassportItem
     timeline: list[PassportEvent]
     verification: PassportVerification
@@ -144,22 +155,19 @@ def _wants_json(request: Request) -> bool:
 
 
 async def _reader_org(
-    found: Reads, request: Request, credentials: HTTPAuthorizationCredentials | None
+    found: Reads,
+    ledger: Ledger,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
 ) -> tuple[OrgRecord | None, bool]:
-    """The reader's org and whether a stale ``key`` cookie came along.
+    """The reader's org and whether a session cookie came that opens nothing.
 
-    A bad ``Authorization`` header is refused (401); a bad cookie only means
-    the public passport, since a browser cannot fix it by itself.
+    A bad ``Authorization`` header is refused (401); a session that ended only
+    means the public passport, since a browser cannot fix it by itself.
     """
     if credentials is not None and credentials.credentials:
         return await found.caller(credentials.credentials), False
-    cookie = request.cookies.get(KEY_COOKIE)
-    if not cookie:
-        return None, False
-    try:
-        return await found.caller(cookie), False
-    except AuthError:
-        return None, True
+    return await sessions.reader(request, ledger)
 
 
 def _facts(event: dict[str, Any]) -> list[tuple[str, str]]:
@@ -219,11 +227,13 @@ async def passport(
     item_id: str,
     request: Request,
     found: ReadsDep,
+    ledger: LedgerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Response:
-    org, stale = await _reader_org(found, request, credentials)
-    access = access_for(org.role if org else None)
-    view = await found.passport(item_id, access)
+    org, stale = await _reader_org(found, ledger, request, credentials)
+    view = await found.passport(item_id, org.as_actor() if org else None)
+    # A keyed reader's answers are never cached, whatever tier its key opened.
+    access = Access.PUBLIC if org is None else Access.INTERESTED
     if view is not None:
         view["item"]["kind_name"] = kind_name(view["item"]["kind"])
     as_json = _wants_json(request)
@@ -259,6 +269,5 @@ async def passport(
             },
             headers=_headers(access),
         )
-    if stale:
-        response.delete_cookie(KEY_COOKIE, path="/p")
+    sessions.forget(request, response, session=stale)
     return response

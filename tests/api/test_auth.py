@@ -38,6 +38,7 @@ ROLES = ("admin", "oem", "operator", "recycler", "regulator")
 CALLERS = ("no key", "wrong key", "revoked key", *ROLES)
 WRONG_KEY = "rtr_" + "W" * 43
 _names = itertools.count(1)
+_maker_codes = (f"M{n:02d}" for n in itertools.count())
 
 
 @dataclass
@@ -116,6 +117,14 @@ MATRIX: list[Row] = [
         ),
     ),
     Row("GET", "/v1/orgs", ANY_KEY, 200, lambda ctx: ("/v1/orgs", {})),
+    Row(
+        "POST",
+        "/v1/makers",
+        frozenset({"admin"}),
+        201,
+        lambda ctx: ("/v1/makers", {"json": {"code": next(_maker_codes), "org": ctx.world.oem.id}}),
+    ),
+    Row("GET", "/v1/makers", ANY_KEY, 200, lambda ctx: ("/v1/makers", {})),
     Row("GET", "/v1/orgs/me", ANY_KEY, 200, lambda ctx: ("/v1/orgs/me", {})),
     Row(
         "POST",
@@ -165,6 +174,18 @@ MATRIX: list[Row] = [
         lambda ctx: (
             f"/v1/items/{_fresh_item(ctx)}/events",
             {"json": {"type": "retired", "data": {"reason": "end of warranty"}}},
+        ),
+    ),
+    # Any org that records events may send them in bulk; each line then meets the
+    # single event's rules (an operator's or recycler's line here is refused on its own).
+    Row(
+        "POST",
+        "/v1/events/bulk",
+        frozenset({"oem", "operator", "recycler"}),
+        200,
+        lambda ctx: (
+            "/v1/events/bulk",
+            {"json": [{"item": _fresh_item(ctx), "type": "retired", "data": {"reason": "worn"}}]},
         ),
     ),
     Row(

@@ -158,8 +158,9 @@ BAD_REQUESTS = [
             "POST",
             "/v1/items",
             "oem",
-            400,
-            "malformed-json",
+            422,
+            "limit-exceeded",
+            "/0" * 32,
             kwargs=_json(b"[" * 100_000 + b"]" * 100_000),
         ),
         id="items-deep-nesting",
@@ -169,8 +170,9 @@ BAD_REQUESTS = [
             "POST",
             EVENTS,
             "oem",
-            400,
-            "malformed-json",
+            422,
+            "limit-exceeded",
+            "/data" + "/0" * 31,
             kwargs=_json(b'{"type": "retired", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
         ),
         id="events-deep-nesting-in-data",
@@ -895,6 +897,7 @@ def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     [
         pytest.param("/v1/items", "oem", id="items"),
         pytest.param("/v1/items/bulk", "oem", id="bulk"),
+        pytest.param("/v1/events/bulk", "oem", id="events-bulk"),
         pytest.param("/v1/scan", "oem", id="scan"),
         pytest.param("/v1/orgs", "admin", id="orgs"),
         pytest.param("/v1/items/{item}/events", "oem", id="events"),  # a pack just registered
@@ -978,9 +981,9 @@ def test_bad_battery_code_names_the_position(
     )
     assert bulk.status_code == 200, bulk.text
     result = bulk.json()["results"][1]
-    assert result["ok"] is False
+    assert (result["line"], result["ok"]) == (2, False)
     assert result["error"]["code"] == "invalid-code"
-    assert result["error"]["pointer"] == "/1/code"
+    assert result["error"]["pointer"] == "/code"  # inside the line
     assert result["error"]["position"] == position
     assert _size(world) == before + 1
 
@@ -1016,7 +1019,8 @@ def test_bulk_array_keeps_good_lines_and_points_at_bad_ones(world: World) -> Non
     body = answer.json()
     assert (body["accepted"], body["refused"]) == (3, 6)
     results = body["results"]
-    assert [r["line"] for r in results] == list(range(len(lines)))
+    # Lines count from 1; each refusal points inside its line.
+    assert [r["line"] for r in results] == list(range(1, len(lines) + 1))
     assert [r["ok"] for r in results] == [
         True,
         False,
@@ -1029,11 +1033,12 @@ def test_bulk_array_keeps_good_lines_and_points_at_bad_ones(world: World) -> Non
         True,
     ]
     pointers = {r["line"]: r["error"]["pointer"] for r in results if not r["ok"]}
-    assert pointers[1] == "/1/code"
-    assert pointers[3] == "/3/code"
-    assert pointers[4] == "/4/colour"
-    assert pointers[5].startswith("/5/attributes")
-    assert pointers[7] == "/7/code"
+    assert pointers[2] == "/code"
+    assert pointers[4] == "/code"
+    assert pointers[5] == "/colour"
+    assert pointers[6].startswith("/attributes")
+    assert pointers[7] == "/"
+    assert pointers[8] == "/code"
     for r in results:
         if not r["ok"]:
             assert r["error"]["status"] in {404, 409, 422}
@@ -1059,7 +1064,7 @@ def test_bulk_json_lines_refuse_a_malformed_line_alone(world: World) -> None:
             '{"kind": "pv_module", "code": ',
             "",
             json.dumps(good[1]),
-            "[" * 5000 + "]" * 5000,
+            '{"kind": ]',
             json.dumps(good[2]),
         ]
     )
@@ -1073,11 +1078,18 @@ def test_bulk_json_lines_refuse_a_malformed_line_alone(world: World) -> None:
     body = answer.json()
     assert (body["accepted"], body["refused"]) == (3, 2)
     results = body["results"]
-    assert [r["ok"] for r in results] == [True, False, True, False, True]
-    assert results[1]["error"]["pointer"] == "/1"
+    # Numbered by their line in the text (the blank third line counts too).
+    assert [(r["line"], r["ok"]) for r in results] == [
+        (1, True),
+        (2, False),
+        (4, True),
+        (5, False),
+        (6, True),
+    ]
+    assert results[1]["error"]["pointer"] == "/"
     assert results[1]["error"]["code"] == "invalid-value"
-    assert "not JSON" in results[1]["error"]["detail"]
-    assert results[3]["error"]["pointer"] == "/3"
+    assert results[1]["error"]["detail"].startswith("line 2 is not JSON")
+    assert results[3]["error"]["detail"].startswith("line 5 is not JSON")
     assert len(_log_entries(world, start)) == 3
 
 
@@ -1089,8 +1101,6 @@ def test_bulk_json_lines_refuse_a_malformed_line_alone(world: World) -> None:
         ),
         pytest.param(b"42", "application/json", id="bulk-number"),
         pytest.param(b"[{", "application/json", id="bulk-malformed"),
-        pytest.param(b'[{"code": "\xff"}]', "application/json", id="bulk-not-utf8"),
-        pytest.param(b"[" * 100_000 + b"]" * 100_000, "application/json", id="bulk-deep-nesting"),
         pytest.param(b"[]", "application/json", id="bulk-empty-array"),
         pytest.param(b"", "application/json", id="bulk-empty-body"),
         pytest.param(b"\n\n \n", "application/x-ndjson", id="bulk-ndjson-blank-lines"),
@@ -1220,8 +1230,8 @@ def test_bulk_lines_with_nul_or_surrogates_are_refused_alone(world: World) -> No
     body = answer.json()
     assert [r["ok"] for r in body["results"]] == [True, False, False, False]
     assert [r["error"]["pointer"] for r in body["results"][1:]] == [
-        "/1/code",
-        "/2/code",
-        "/3/attributes",
+        "/code",
+        "/code",
+        "/attributes",
     ]
     assert _size(world) == before + 1

@@ -185,7 +185,7 @@ def test_a_passport_is_served_from_the_cache_at_each_readers_tier(cached: World)
     hits = lookups("passport", "hit")
     with selects(w.app) as seen:
         regulator = passport(w, pack["id"], w.regulator)
-        interested = passport(w, pack["id"], w.recycler)
+        interested = passport(w, pack["id"], w.oem)
     assert lookups("passport", "hit") == hits + 2
     assert of_items(seen) == []
     assert (regulator["access"], interested["access"]) == ("regulator", "interested")

@@ -131,7 +131,7 @@ def test_bulk_registration_honours_the_key(world: World) -> None:
     )
     assert _size(world) == before + 5
     changed = _post(
-        world, world.oem, "/v1/items/bulk", "bulk-2", content=ndjson + "\n", headers=headers
+        world, world.oem, "/v1/items/bulk", "bulk-2", content=ndjson + "\n{}", headers=headers
     )
     assert changed.json()["code"] == "idempotency-key-reused"
     assert _size(world) == before + 5

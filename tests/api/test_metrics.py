@@ -212,10 +212,11 @@ def test_a_hung_redis_is_down_and_does_not_hold_the_scrape(with_hung_redis: Test
     elapsed = time.monotonic() - started
     assert got.gauge("retrace_redis_up") == 0
     assert got.gauge("retrace_database_up") == 1
-    # The Redis client's own socket timeout is 2 s; the scrape waits CHECK_TIMEOUT_S.
+    # Whichever gives up first, the bus's socket timeout or the scrape's own wait
+    # (CHECK_TIMEOUT_S), the scrape is not held by the hung Redis.
     assert elapsed < CHECK_TIMEOUT_S + 0.8
     timed_out = [e for e in logs if e["event"] == "metrics.check_timed_out"]
-    assert [e["check"] for e in timed_out] == ["redis"]
+    assert [e["check"] for e in timed_out] in ([], ["redis"])
 
 
 def test_a_closed_redis_port_is_down(with_closed_redis: TestClient) -> None:

@@ -3,7 +3,7 @@
 The database is the source of truth. With Redis up, each committed entry is
 added to the stream with its seq, hash and canonical body, and ``/readyz``
 reports Redis. With Redis unreachable, writes still succeed and verify, and
-``/readyz`` answers 503 naming Redis.
+``/readyz`` answers 200, ``degraded``, naming Redis.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from api.app import create_app
 from api.bootstrap import prepare
-from api.bus import STREAM
+from api.bus import STREAM, EntryBus
 from api.settings import Settings
 from tests.conftest import assert_ledger_sound
 from tests.factories import make_world, register, registration, to_state
@@ -45,6 +46,14 @@ def with_redis(settings: Settings, redis_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def without_redis(settings: Settings) -> Iterator[TestClient]:
     yield from _client(settings, CLOSED_PORT)
+
+
+def bus(client: TestClient) -> EntryBus:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    found = app.state.bus
+    assert isinstance(found, EntryBus)
+    return found
 
 
 def _entries(client: TestClient, regulator: Any) -> list[dict[str, Any]]:
@@ -122,6 +131,7 @@ def test_without_redis_writes_succeed_and_readyz_names_redis(without_redis: Test
         _, orgs = make_world(c)
         item = register(c, orgs["oem"])
         to_state(c, orgs["oem"], orgs["recycler"], item["id"], "collected")
+        bus(c).flush(1.0)  # the bus's thread has tried (and failed) by now
     log = _entries(c, orgs["regulator"])
     assert [e["type"] for e in log if e["item"] == item["id"]] == [
         "registered",
@@ -133,15 +143,13 @@ def test_without_redis_writes_succeed_and_readyz_names_redis(without_redis: Test
     assert verify["ok"] is True
     assert verify["size"] == len(log)
     failed = [e for e in events if e["event"] == "bus.publish_failed"]
-    assert failed, "a lost publish is logged"
-    assert all(e["log_level"] == "warning" for e in failed)
+    assert len(failed) == 1, "an outage is logged once, not once a write"
+    assert failed[0]["log_level"] == "warning"
+    # Redis only speeds things up: without it the service is degraded, not down.
     ready = c.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.headers["content-type"].startswith("application/problem+json")
-    body = ready.json()
-    assert body["status"] == 503
-    assert "redis" in body["detail"]
-    assert body["checks"]["redis"] != "ok"
-    assert body["checks"]["database"] == "ok"
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["redis"].startswith("unreachable")
     # Liveness does not depend on Redis.
     assert c.get("/healthz").status_code == 200

@@ -1,0 +1,174 @@
+"""Rate limits per API key and per client address (the ``limits`` library).
+
+Owns how many requests a caller may make: ``RETRACE_RATE_LIMIT`` (the
+``limits`` notation, e.g. ``500/second;20000/minute``) for every client
+address and every key, and ``RETRACE_RATE_LIMIT_<ROLE>`` for the keys of one
+role. Counts are kept in Redis when ``RETRACE_REDIS_URL`` is set, so every
+worker and every replica shares them, and in the process otherwise. A Redis
+that fails or hangs costs one short timeout, then the process counts alone for
+a pause: limits go on holding, per process, and no request waits for Redis.
+A caller over a limit gets 429 problem+json with ``Retry-After``: from
+``AddressLimit`` (the ASGI middleware that counts every request by address) or
+from the handler of ``RateLimited`` (raised where the key is checked,
+``api.reads.Reads.caller``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.problems import problem, problem_response
+
+__all__ = ["AddressLimit", "RateLimited", "RateLimits", "install", "parse_limits"]
+
+log = structlog.get_logger("retrace.ratelimit")
+
+SOCKET_SECONDS = 0.1
+# Probes and scrapes: a flood from elsewhere must not make a healthy service look dead.
+_UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
+PAUSE_SECONDS = 5.0
+
+
+class RateLimited(Exception):
+    """A caller over one of its limits; ``retry_after`` in whole seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+    def response(self, instance: str) -> JSONResponse:
+        body = problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            self.detail,
+            instance,
+            retry_after=self.retry_after,
+        )
+        return problem_response(429, body, {"Retry-After": str(self.retry_after)})
+
+
+def parse_limits(text: str) -> list[RateLimitItem]:
+    """The limits ``text`` names (``100/second;2000/minute``).
+
+    Raises:
+        ValueError: not in the ``limits`` notation.
+    """
+    found = parse_many(text)
+    if not found:
+        raise ValueError(f"no rate limit in {text!r}")
+    return found
+
+
+class RateLimits:
+    """Counts requests per client address and per API key against their limits.
+
+    Args:
+        default: the limits of every address and of keys whose role has none.
+        by_role: a role's own limits for its keys.
+        redis_url: shared counts in Redis; None counts in this process.
+    """
+
+    def __init__(
+        self,
+        default: Sequence[RateLimitItem],
+        by_role: Mapping[str, Sequence[RateLimitItem]],
+        redis_url: str | None,
+    ) -> None:
+        self.default = list(default)
+        self.by_role = {role: list(items) for role, items in by_role.items()}
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.shared: FixedWindowRateLimiter | None = None
+        if redis_url:
+            storage: Storage = RedisStorage(
+                redis_url.replace("redis://", "async+redis://", 1)
+                if redis_url.startswith("redis://")
+                else redis_url,
+                implementation="redispy",
+                key_prefix="retrace:limits",
+                socket_timeout=SOCKET_SECONDS,
+                socket_connect_timeout=SOCKET_SECONDS,
+            )
+            self.shared = FixedWindowRateLimiter(storage)
+        self._shared_down_until = 0.0
+
+    async def address(self, address: str) -> None:
+        """Count one request from a client address.
+
+        Raises:
+            RateLimited: over a limit.
+        """
+        await self._hit(self.default, "address", address)
+
+    async def key(self, api_key: str, role: str) -> None:
+        """Count one request signed by ``api_key`` (of ``role``).
+
+        Raises:
+            RateLimited: over a limit.
+        """
+        digest = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        await self._hit(self.by_role.get(role, self.default), "key", digest)
+
+    async def _hit(self, items: Sequence[RateLimitItem], kind: str, who: str) -> None:
+        limiter = self._limiter()
+        for item in items:
+            try:
+                allowed = await limiter.hit(item, kind, who)
+            except (RedisError, OSError) as exc:  # Redis away or hung: count locally
+                if limiter is self.local:
+                    raise
+                self._shared_down_until = time.monotonic() + PAUSE_SECONDS
+                log.warning("ratelimit.redis_failed", error=str(exc) or type(exc).__name__)
+                limiter = self.local
+                allowed = await limiter.hit(item, kind, who)
+            if not allowed:
+                stats = await limiter.get_window_stats(item, kind, who)
+                retry = max(1, math.ceil(stats.reset_time - time.time()))
+                raise RateLimited(
+                    f"more than {item} from this {'API key' if kind == 'key' else 'address'}; "
+                    f"try again in {retry} s",
+                    retry_after=retry,
+                )
+
+    def _limiter(self) -> FixedWindowRateLimiter:
+        if self.shared is not None and time.monotonic() >= self._shared_down_until:
+            return self.shared
+        return self.local
+
+
+class AddressLimit:
+    """ASGI middleware: count every HTTP request by its client address."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("client") and scope.get("path") not in _UNCOUNTED:
+            try:
+                await self.limits.address(scope["client"][0])
+            except RateLimited as exc:
+                await exc.response(scope.get("path", "/"))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Answer ``RateLimited`` raised inside a route (a key over its limit)."""
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return exc.response(request.url.path)
