@@ -137,7 +137,7 @@ class Tx:
             prev=self.prev,
             item_prev=(item.head if item is not None else None) if item_id else None,
         )
-        refuse_unauditable(entry.data, len(entry.body))  # never what an audit refuses
+        refuse_unauditable(entry.data, entry.body)  # never what an audit refuses
         self.entries.append(entry)
         self.size += 1
         self.prev = entry.hash

@@ -56,6 +56,7 @@ __all__ = [
     "free_form",
     "pointer_of",
     "refuse_unauditable",
+    "surely_fits",
 ]
 
 
@@ -295,6 +296,24 @@ def entry_excess(fields: Any, size: int) -> Excess | None:
     return find_excess(fields, ENTRY, size=size)
 
 
+def surely_fits(text: bytes, limits: JsonLimits) -> bool:
+    """Whether the JSON ``text`` of a value fits ``limits`` by counts alone (all done in
+    C), for the common small value; False says only "look closer" (``find_excess``).
+
+    Each count bounds what it stands for from above, brackets and colons inside
+    strings only adding to it: no container nests deeper than there are ``{`` and
+    ``[``, no object has more keys than there are ``:``, no array more items than
+    there are ``,`` plus one, and no string or key is longer than the text.
+    """
+    return (
+        len(text) <= min(limits.string_bytes, limits.key_bytes)
+        and (limits.total_bytes is None or len(text) <= limits.total_bytes)
+        and text.count(b"{") + text.count(b"[") <= limits.depth
+        and text.count(b":") <= limits.keys
+        and text.count(b",") < limits.items
+    )
+
+
 def free_form(value: Any) -> None:
     """Check a free-form value for a payload model's validator.
 
@@ -302,6 +321,11 @@ def free_form(value: Any) -> None:
         pydantic_core.ValidationError: located at the excess, below the field being
             validated (pydantic joins the two locations), naming the limit.
     """
+    try:
+        if surely_fits(orjson.dumps(value), FREE_FORM):
+            return
+    except orjson.JSONEncodeError:
+        pass  # beyond what orjson writes (a huge integer, deep nesting): the walk decides
     excess = find_excess(value, FREE_FORM)
     if excess is None:
         return
@@ -320,14 +344,16 @@ def free_form(value: Any) -> None:
     )
 
 
-def refuse_unauditable(data: dict[str, Any], size: int) -> None:
-    """Refuse to write an entry the auditor would refuse: ``data`` of an entry whose
-    canonical bytes are ``size`` long must fit ``ENTRY`` (``data`` is at depth 2).
+def refuse_unauditable(data: dict[str, Any], body: bytes) -> None:
+    """Refuse to write an entry the auditor would refuse: ``data`` of the entry whose
+    canonical bytes are ``body`` must fit ``ENTRY`` (``data`` is at depth 2).
 
     Raises:
         LimitExceededError: naming the limit and where below ``/data`` it is broken.
     """
-    if size <= ENTRY_BYTES and fits([data], ENTRY, depth=2):
+    size = len(body)
+    # The whole entry's counts bound its data's (one level up, a few keys more).
+    if surely_fits(body, ENTRY) or (size <= ENTRY_BYTES and fits([data], ENTRY, depth=2)):
         return
     excess = find_excess(data, ENTRY, depth=2, size=size)
     if excess is None:  # pragma: no cover - fits and find_excess agree

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hashing import leaf_hash
+from hashing import canonical_json, leaf_hash
 from ledger.chain import build_entry
 from ledger.limits import (
     ENTRY,
@@ -26,6 +27,7 @@ from ledger.limits import (
     find_excess,
     fits,
     refuse_unauditable,
+    surely_fits,
 )
 from tests.test_audit import auditor_verdict, chain_verifier_verdict, make_entries
 
@@ -140,11 +142,37 @@ def test_long_strings_are_checked_in_whole_batches_as_one_by_one() -> None:
     assert auditor_verdict(lines) is None
 
 
+def _body(data: dict[str, Any]) -> bytes:
+    return canonical_json({"seq": 0, "type": "registered", "data": data})
+
+
 def test_the_writer_refuses_an_entry_no_audit_would_pass() -> None:
-    refuse_unauditable({"deep": _nested(30)}, 500)
+    refuse_unauditable({"deep": _nested(30)}, _body({"deep": _nested(30)}))
     with pytest.raises(LimitExceededError) as refused:
-        refuse_unauditable({"deep": _nested(31)}, 500)
+        refuse_unauditable({"deep": _nested(31)}, _body({"deep": _nested(31)}))
     assert refused.value.pointer == "/data/deep" + "/a" * 30
     assert refused.value.extra == {"limit": "depth", "bound": ENTRY.depth}
     with pytest.raises(LimitExceededError, match="total_bytes"):
-        refuse_unauditable({}, ENTRY_BYTES + 1)
+        refuse_unauditable({}, b"x" * (ENTRY_BYTES + 1))
+
+
+# Small counts, long enough texts: the quick count decides often, both ways.
+COUNTED = JsonLimits(
+    "test value", depth=3, keys=3, key_bytes=64, string_bytes=64, items=3, total_bytes=None
+)
+
+
+@given(json_values)
+def test_the_quick_count_never_passes_what_the_walk_refuses(value: Any) -> None:
+    if surely_fits(orjson.dumps(value), COUNTED):
+        assert find_excess(value, COUNTED) is None
+
+
+def test_the_quick_count_decides_the_common_case() -> None:
+    assert surely_fits(orjson.dumps({"a": [1, 2], "b": "x"}), COUNTED)
+    assert not surely_fits(orjson.dumps({"a": [[[1]]]}), COUNTED)  # four containers
+    assert not surely_fits(orjson.dumps({"a": 1, "b": 2, "c": 3, "d": 4}), COUNTED)
+    assert not surely_fits(orjson.dumps(["x" * 70]), COUNTED)
+    # A colon inside a string only makes it look closer, never wave through.
+    assert find_excess({"a:b:c:d": 1}, COUNTED) is None
+    assert not surely_fits(orjson.dumps({"a:b:c:d": 1}), COUNTED)
