@@ -17,6 +17,7 @@ were committed and writes the rest.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -165,30 +166,36 @@ async def write_in_chunks(
     idempotency: Idempotency | None,
     model: type[BaseModel],
     *,
+    prepare: Callable[[list[Any]], list[Any]] | None = None,
     exclude_unset: bool = False,
 ) -> Response:
     """Write ``lines`` a chunk at a time, each chunk in its own transaction, and
     answer with every line's result in order (``present`` shapes a chunk's,
     ``model`` the whole answer).
 
-    A chunk is parsed and written off the event loop. A refusal of the whole
-    chunk (a store failure) stops there: the chunks before it stay written and
-    a retry with the same idempotency key replays them.
+    A chunk is parsed, and read by ``prepare`` (what needs no transaction), off the
+    event loop and while the chunk before it is written. A refusal of the whole
+    chunk (a store failure) stops there: the chunks before it stay written and a
+    retry with the same idempotency key replays them.
     """
+    starts = range(0, len(lines.values), CHUNK_LINES)
+
+    def ready(start: int) -> list[Any]:
+        values = _parsed(lines.values[start : start + CHUNK_LINES])
+        return prepare(values) if prepare is not None else values
+
     results: list[dict[str, Any]] = []
     accepted = 0
     replayed = True
-    for index, start in enumerate(range(0, len(lines.values), CHUNK_LINES)):
-        chunk = lines.values[start : start + CHUNK_LINES]
-        numbers = lines.numbers[start : start + CHUNK_LINES]
-
-        def run(chunk: list[Any] = chunk, index: int = index) -> Any:
-            values = _parsed(chunk)
-            return ledger.submit(partial(write_many, lines=values), kind, _part(idempotency, index))
-
-        outcome = await run_in_threadpool(run)
+    coming = asyncio.ensure_future(run_in_threadpool(ready, starts[0]))
+    for index, start in enumerate(starts):
+        values = await coming
+        if index + 1 < len(starts):
+            coming = asyncio.ensure_future(run_in_threadpool(ready, starts[index + 1]))
+        write = partial(write_many, lines=values)
+        outcome = await run_in_threadpool(ledger.submit, write, kind, _part(idempotency, index))
         replayed = replayed and outcome.replayed
-        shaped = present(outcome.value, numbers)
+        shaped = present(outcome.value, lines.numbers[start : start + CHUNK_LINES])
         accepted += shaped["accepted"]
         results += shaped["results"]
     body = {"accepted": accepted, "refused": len(results) - accepted, "results": results}

@@ -159,19 +159,45 @@ def _taken(kind: ItemKind, code: str, pointer: str) -> DuplicateError:
     )
 
 
+def prepare_registrations(lines: Sequence[Any]) -> list[Any]:
+    """Each line read into its ``Registration``, or its refusal in its place.
+
+    Needs no transaction: a bulk write reads its next chunk with this while the
+    chunk before commits, so the part under the chain lock is shorter.
+    """
+    out: list[Any] = []
+    for raw in lines:
+        if isinstance(raw, LedgerError | Registration):
+            out.append(raw)
+            continue
+        try:
+            out.append(parse_model(Registration, raw, pointer=""))
+        except LedgerError as exc:
+            out.append(exc)
+    return out
+
+
+def _claimed_pair(raw: Any, actor: OrgRecord) -> CodeKey | None:
+    kind: Any
+    code: Any
+    if isinstance(raw, Registration):
+        kind, code = raw.kind.value, raw.code
+    elif isinstance(raw, dict) and isinstance(raw.get("kind"), str):
+        kind, code = raw["kind"], raw.get("code")
+    else:
+        return None
+    if not isinstance(code, str) or not code.isprintable():
+        return None
+    return (kind, codes.code_scope(kind, actor.id), code)
+
+
 def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
     """Register many items; a refused line leaves the others standing.
 
-    A line that is already a ``LedgerError`` (it could not be read) is refused as it is.
+    A line that is already a ``LedgerError`` (it could not be read) is refused as it is;
+    one already read (``prepare_registrations``) is not read again.
     """
-    pairs = {
-        (str(raw["kind"]), codes.code_scope(str(raw["kind"]), actor.id), str(raw["code"]))
-        for raw in lines
-        if isinstance(raw, dict)
-        and isinstance(raw.get("kind"), str)
-        and isinstance(raw.get("code"), str)
-        and raw["code"].isprintable()
-    }
+    pairs = {pair for raw in lines if (pair := _claimed_pair(raw, actor)) is not None}
     taken = tx.writer.existing_codes(sorted(pairs))
     tx.taken |= taken
     tx.known_free |= pairs - taken
@@ -191,7 +217,7 @@ def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
 
 
 def _register(tx: Tx, actor: OrgRecord, raw: Any, pointer: str) -> tuple[Item, list[Entry]]:
-    reg = parse_model(Registration, raw, pointer=pointer)
+    reg = raw if isinstance(raw, Registration) else parse_model(Registration, raw, pointer=pointer)
     parent = _linked(tx, reg.parent, f"{pointer}/parent")
     origin = _linked(tx, reg.origin, f"{pointer}/origin")
     domain.check_registrant(actor.as_actor(), origin=origin, parent=parent)

@@ -133,6 +133,7 @@ async def register_bulk(
         lines,
         await idempotency_for(request, caller, key),
         BulkResult,
+        prepare=items.prepare_registrations,
         exclude_unset=True,
     )
 
