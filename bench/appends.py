@@ -294,18 +294,19 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
                 f"({verify['size'] / took:,.0f} entries/s through GET /v1/log/verify)",
                 flush=True,
             )
-        # With the server stopped: the serialized write path alone.
+        # With the server stopped: the serialized write path alone (``--inproc 0``: skipped).
         count = args.inproc
-        rows.append(
-            Row(
-                backend,
-                "inproc",
-                count,
-                service_appends(database_url, "bench oem", count),
-                raw_limit(count, sample),
-                "one thread, no HTTP: Ledger.submit per entry",
+        if count > 0:
+            rows.append(
+                Row(
+                    backend,
+                    "inproc",
+                    count,
+                    service_appends(database_url, "bench oem", count),
+                    raw_limit(count, sample),
+                    "one thread, no HTTP: Ledger.submit per entry",
+                )
             )
-        )
     if args.profile:
         for mode in ("single", "bulk"):
             files = sorted(workdir.glob(f"{backend}-{mode}.*.txt"))
