@@ -65,10 +65,15 @@ class Settings(BaseSettings):
     )
     max_bulk_lines: int = Field(50_000, ge=1, description="most items in one bulk request")
     collect_deadline_days: int = Field(
-        90, ge=1, description="a retired item should be collected within this many days"
+        90,
+        ge=1,
+        description="working days a recycler has to collect a retired item transferred to it",
     )
     process_deadline_days: int = Field(
-        365, ge=1, description="a collected item should be recycled or passed on within this"
+        365, ge=1, description="working days to process (or pass on) an item after collecting it"
+    )
+    report_deadline_days: int = Field(
+        15, ge=1, description="an event should be recorded within this many working days"
     )
     mass_tolerance: Decimal = Field(
         Decimal(2),

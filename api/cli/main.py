@@ -5,7 +5,7 @@ which shows flags without a type and never breaks a word) and ``main``, which tu
 ledger refusal into a message on stderr and exit code 2. The commands are
 ``api.cli.admin``'s (init, verify, projection, orgs), ``api.cli.serve``'s,
 ``api.cli.keys``', ``api.cli.events``' (events import), ``api.cli.labels``'s,
-``api.cli.audit``'s (export, audit) and ``api.cli.witness``'.
+``api.cli.audit``'s (export, audit), ``api.cli.report``'s and ``api.cli.witness``'.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from api.cli.console import console
 from api.cli.events import events_app
 from api.cli.keys import keys_app
 from api.cli.labels import labels
+from api.cli.report import report
 from api.cli.serve import serve
 from api.cli.witness import witness_app
 from ledger.errors import LedgerError
@@ -35,7 +36,7 @@ app = typer.Typer(
     # folded narrow columns mid-word.
     rich_markup_mode=None,
 )
-for command in (admin.init, serve, admin.verify, admin.projection, labels, export, audit):
+for command in (admin.init, serve, admin.verify, admin.projection, labels, export, audit, report):
     app.command()(command)
 app.add_typer(admin.orgs_app, name="orgs")
 app.add_typer(events_app, name="events")

@@ -1,0 +1,58 @@
+"""``retrace report NAME``: a compliance report over the local database.
+
+Owns the command: which report, whose view (``--org``: that org's items, as the API
+would show it; else every item, as a regulator sees them) and how it is printed: a
+table on a terminal, ``--json`` (the API's body) or ``--csv`` (the API's CSV). The
+reports are ``ledger.reports``'; their wire forms are ``api.report_views``'.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli.console import fail, open_ledger, out
+from api.report_views import csv_text, deadlines_of, report_json, table_cells
+from api.settings import get_settings
+from ledger import reads
+from ledger.reports import REPORTS, build_report
+
+__all__ = ["report"]
+
+
+def report(
+    name: Annotated[str, typer.Argument(metavar="NAME", help=f"one of {', '.join(REPORTS)}")],
+    org: Annotated[
+        str | None, typer.Option(help="an org's id or name: only the items it may see")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV (one table)")] = False,
+    table: Annotated[str, typer.Option(help="which table: rows, or monthly (inventory)")] = "rows",
+) -> None:
+    """Print a compliance report, computed from the log now."""
+    if as_json and as_csv:
+        raise fail("give --json or --csv, not both")
+    ledger = open_ledger()
+    try:
+        caller = None if org is None else reads.find_org(ledger.store, org)
+        if org is not None and caller is None:
+            raise fail(f"no org {org!r} (give its id or name; `retrace orgs list` lists them)")
+        rules = deadlines_of(get_settings())
+        done = build_report(ledger.store, name, caller, ledger.clock(), rules)
+    finally:
+        ledger.store.dispose()
+    if as_json:
+        out.print(json.dumps(report_json(done), indent=2), highlight=False, markup=False)
+        return
+    rows = done.table(table)
+    if as_csv:
+        out.file.write(csv_text(rows))
+        return
+    columns, cells = table_cells(rows)
+    shown = Table(*columns, title=f"{done.name} ({table}), {done.generated_at}")
+    for line in cells:
+        shown.add_row(*line)
+    out.print(shown if cells else f"{done.name}: no rows", highlight=False)

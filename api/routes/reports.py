@@ -1,0 +1,43 @@
+"""Compliance reports: ``GET /v1/reports/{name}`` as JSON, or CSV with ``Accept: text/csv``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import CallerDep, LedgerDep, SettingsDep
+from api.problems import READ_PROBLEMS, in_query
+from api.report_views import ReportBody, csv_text, deadlines_of, report_json
+from ledger.reports import REPORTS, build_report
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+_CSV = "text/csv"
+
+
+@router.get(
+    "/reports/{name}",
+    response_model=ReportBody,
+    responses={
+        **READ_PROBLEMS,
+        200: {"content": {_CSV: {"schema": {"type": "string"}}}},
+    },
+    summary=f"A compliance report ({', '.join(REPORTS)}), computed from the log on request",
+)
+def report(
+    name: str,
+    caller: CallerDep,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    accept: Annotated[str | None, Header()] = None,
+    table: Annotated[
+        str, Query(max_length=64, description="CSV: which table (`rows`, or `monthly`)")
+    ] = "rows",
+) -> Any:
+    done = build_report(ledger.store, name, caller, ledger.clock(), deadlines_of(settings))
+    if accept is not None and _CSV in accept.lower():
+        with in_query():
+            rows = done.table(table)
+        return Response(csv_text(rows), media_type=f"{_CSV}; charset=utf-8")
+    return report_json(done)
