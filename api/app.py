@@ -34,6 +34,7 @@ from api.routes import (
     events,
     health,
     intake,
+    item_queries,
     items,
     labels,
     log,
@@ -41,6 +42,7 @@ from api.routes import (
     orgs,
     pages,
     passport,
+    reports,
     station,
     transparency,
 )
@@ -199,6 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
         orgs.router,
         makers.router,
         items.router,
+        item_queries.router,
         events.router,
         labels.router,
         intake.router,
@@ -206,6 +209,7 @@ def create_app(settings: Settings) -> FastAPI:
         transparency.router,
         pages.router,
         passport.router,
+        reports.router,
         station.router,
     ):
         app.include_router(router)

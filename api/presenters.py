@@ -22,6 +22,7 @@ from ledger.lifecycle import MakerBinding
 from ledger.makers import Bound
 from ledger.orgs import Created, KeyIssued, KeyRevoked
 from ledger.privacy import mask
+from ledger.queries import ItemPage
 from ledger.reads import EntriesPage, History, LabelSubject, OrgListing, ScanView
 from ledger.records import OrgRecord
 from ledger.verify import VerifyReport
@@ -78,6 +79,14 @@ def item(view: ItemView, *, personal: bool = False) -> dict[str, Any]:
         "terminal": view.terminal,
         "head": it.head,
         "head_seq": it.head_seq,
+    }
+
+
+def item_page(page: ItemPage, *, personal: bool = False) -> dict[str, Any]:
+    """A page of an item query: each item as ``item`` shows it, and the next cursor."""
+    return {
+        "items": [item(view, personal=personal) for view in page.items],
+        "next_cursor": page.next_cursor,
     }
 
 

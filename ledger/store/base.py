@@ -31,6 +31,7 @@ from hashing import NodeId, TileId
 from ledger.chain import Entry, StoredEntry
 from ledger.lifecycle import Item, MakerBinding
 from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
+from ledger.store.query import ItemQuery, PageKey
 
 __all__ = [
     "CodeKey",
@@ -126,6 +127,14 @@ class ProjectionReader(Protocol):
 
     def iter_items(self) -> Iterator[Item]:
         """Every item, by id."""
+        ...
+
+    def query_items(self, query: ItemQuery) -> list[tuple[PageKey, Item]]:
+        """Up to ``query.limit`` items that match, by (created_seq, id), after ``query.after``."""
+        ...
+
+    def children_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The sorted children of each of ``ids`` that has any."""
         ...
 
     def item_counts(self) -> dict[tuple[str, str], int]:

@@ -30,7 +30,9 @@ from ledger.codes import code_scope
 from ledger.errors import ConcurrentAppendError, DuplicateError
 from ledger.lifecycle import Item, MakerBinding
 from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
+from ledger.store import memory_queries
 from ledger.store.base import CodeKey
+from ledger.store.query import ItemQuery, PageKey
 
 __all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
 
@@ -154,6 +156,14 @@ class MemoryReader:
 
     def iter_items(self) -> Iterator[Item]:
         yield from (self._s.items[i] for i in sorted(self._s.items))
+
+    def query_items(self, query: ItemQuery) -> list[tuple[PageKey, Item]]:
+        orgs = {org_id: org for org_id, (org, _) in self._s.orgs.items()}
+        s = self._s
+        return memory_queries.query_items(query, s.items, s.created, s.entries, orgs)
+
+    def children_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        return memory_queries.children_of(self._s.items, ids)
 
     def item_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}

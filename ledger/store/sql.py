@@ -4,7 +4,7 @@ Owns the transactions (the write one holds the chain head across processes),
 the schema migrations, and the translation of database exceptions into ledger
 errors (``raise ... from exc``). The statements are ``sql_log``'s (entries and
 tree nodes), ``sql_sessions``'s (passport sessions), ``sql_makers``'s
-(manufacturer codes) and ``sql_projection``'s
+(manufacturer codes), ``sql_queries``'s (item queries) and ``sql_projection``'s
 (everything else). It knows nothing of
 lifecycle rules: the ledger decides what to append; this appends it
 atomically or not at all. Satisfies ``ledger.store.base.Store``.
@@ -39,6 +39,7 @@ from ledger.store.nodes import NodeMemo
 from ledger.store.sql_log import LogAppends, LogRows
 from ledger.store.sql_makers import MakerRows, MakerWrites
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
+from ledger.store.sql_queries import QueryRows
 from ledger.store.sql_sessions import SessionRows, SessionWrites
 from ledger.store.sql_together import Held, statement
 
@@ -51,14 +52,14 @@ _LOCK_AND_HEAD = (
 )
 
 
-class SqlReader(LogRows, ProjectionRows, SessionRows, MakerRows):
+class SqlReader(LogRows, ProjectionRows, SessionRows, MakerRows, QueryRows):
     """Reads on one connection (inside one transaction, or none for a lookup)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
 
-class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites):
+class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites, QueryRows):
     """Writes inside the transaction that holds the chain head."""
 
     def __init__(self, conn: Connection) -> None:

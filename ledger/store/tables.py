@@ -36,6 +36,8 @@ class ItemRow(SQLModel, table=True):
     __table_args__ = (
         # Code first: scans (code, some kinds) and registrations (all three) probe it.
         UniqueConstraint("code", "kind", "code_scope", name="uq_items_code_kind_scope"),
+        # The page order of item queries (``ledger.store.query``).
+        Index("ix_items_created", "created_seq", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

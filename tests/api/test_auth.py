@@ -157,6 +157,8 @@ MATRIX: list[Row] = [
     Row(
         "GET", "/v1/items/{item_id}", ANY_KEY, 200, lambda ctx: (f"/v1/items/{ctx.item['id']}", {})
     ),
+    Row("GET", "/v1/items", ANY_KEY, 200, lambda ctx: ("/v1/items", {"params": {"limit": 5}})),
+    Row("GET", "/v1/reports/{name}", ANY_KEY, 200, lambda ctx: ("/v1/reports/inventory", {})),
     Row(
         "GET",
         "/v1/items/{item_id}/history",

@@ -1,0 +1,40 @@
+"""What a store is asked when items are queried (``ledger.queries``): plain values.
+
+``ItemQuery`` holds the filters, whose items the caller may see and where the
+page begins. Items are ordered by ``(created_seq, id)``: the seq of the entry
+that created the item, then its id. Neither ever changes, and a new item's
+entry comes after every existing one, so a page that begins after a key sees
+every item before it exactly once however much is appended meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ItemQuery", "PageKey"]
+
+PageKey = tuple[int, str]
+"""(created_seq, id): an item's place in the order of item queries."""
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """Filters of an item query; ``None`` means any.
+
+    ``since`` and ``until`` bound the timestamp of the item's last entry
+    (``ts >= since`` and ``ts < until``, RFC 3339 text compared as text).
+    ``visible_to`` limits the items to those an org made, holds or held (the
+    actor of a ``transferred`` entry on it); ``None`` is every item.
+    """
+
+    kind: str | None = None
+    state: str | None = None
+    holder: str | None = None
+    manufacturer: str | None = None
+    region: str | None = None
+    code_prefix: str | None = None
+    since: str | None = None
+    until: str | None = None
+    visible_to: str | None = None
+    after: PageKey | None = None
+    limit: int = 100

@@ -1,0 +1,106 @@
+"""Item queries on SQL: filters, who may see what, keyset pages.
+
+Owns the statement behind ``ProjectionReader.query_items`` and the children of a
+page of items. Pages follow the ``(created_seq, id)`` order of
+``ledger.store.query`` along the ``ix_items_created`` index; "held" is read from
+the log itself: the actor of a ``transferred`` entry held the item until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from ledger.lifecycle import Item
+from ledger.store.query import ItemQuery, PageKey
+from ledger.store.sql_projection import _item
+from ledger.store.tables import EntryRow, ItemRow, OrgRow
+
+__all__ = ["QueryRows"]
+
+_items = ItemRow.__table__  # type: ignore[attr-defined]
+_entries = EntryRow.__table__  # type: ignore[attr-defined]
+_orgs = OrgRow.__table__  # type: ignore[attr-defined]
+
+_CHILDREN_OF = sa.select(_items.c.parent, _items.c.id).where(
+    _items.c.parent.in_(sa.bindparam("ids", expanding=True))
+)
+# PostgreSQL: one probe of the parent index per id (LATERAL), whatever the
+# statistics say; an IN list over a column of mostly nulls is planned as a scan
+# of the whole table until ANALYZE has counted them.
+_CHILDREN_PROBED = sa.text(
+    "SELECT w.parent, c.id FROM unnest(CAST(:ids AS text[])) AS w(parent)"
+    " CROSS JOIN LATERAL (SELECT i.id FROM items i WHERE i.parent = w.parent) AS c"
+)
+
+
+def _conditions(query: ItemQuery) -> list[Any]:
+    items = _items.c
+    found: list[Any] = []
+    for column, value in (
+        (items.kind, query.kind),
+        (items.state, query.state),
+        (items.holder, query.holder),
+        (items.manufacturer, query.manufacturer),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if query.region is not None:
+        found.append(items.holder.in_(sa.select(_orgs.c.id).where(_orgs.c.region == query.region)))
+    if query.code_prefix:
+        # substr, not LIKE: exact and case-sensitive on both databases, no escaping.
+        prefix = query.code_prefix
+        found.append(sa.func.substr(items.code, 1, len(prefix)) == prefix)
+    if query.since is not None or query.until is not None:
+        last = sa.select(_entries.c.ts).where(_entries.c.seq == items.head_seq).scalar_subquery()
+        if query.since is not None:
+            found.append(last >= query.since)
+        if query.until is not None:
+            found.append(last < query.until)
+    if query.visible_to is not None:
+        org = query.visible_to
+        held = sa.select(_entries.c.item).where(
+            (_entries.c.actor == org) & (_entries.c.type == "transferred")
+        )
+        found.append(sa.or_(items.manufacturer == org, items.holder == org, items.id.in_(held)))
+    if query.after is not None:
+        seq, item_id = query.after
+        # The first term alone is an index range on both databases; the second
+        # places the page exactly (an OR alone is not used as a range by PostgreSQL).
+        found.append(items.created_seq >= seq)
+        found.append(
+            sa.or_(
+                items.created_seq > seq,
+                sa.and_(items.created_seq == seq, items.id > item_id),
+            )
+        )
+    return found
+
+
+class QueryRows:
+    """Item queries on one connection."""
+
+    conn: Connection
+
+    def query_items(self, query: ItemQuery) -> list[tuple[PageKey, Item]]:
+        statement = (
+            sa.select(_items)
+            .where(sa.and_(sa.true(), *_conditions(query)))
+            .order_by(_items.c.created_seq, _items.c.id)
+            .limit(query.limit)
+        )
+        return [((int(r.created_seq), r.id), _item(r)) for r in self.conn.execute(statement)]
+
+    def children_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        wanted = sorted(set(ids))
+        probed = self.conn.dialect.name == "postgresql"
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(_CHILDREN_PROBED if probed else _CHILDREN_OF, {"ids": chunk})
+            for row in rows:
+                found.setdefault(row.parent, []).append(row.id)
+        return {parent: sorted(ids) for parent, ids in found.items()}
