@@ -231,6 +231,20 @@ def _internal(scope: Scope, exc: Exception) -> JSONResponse:
     return problem_response(500, body)
 
 
+class Tracked:
+    """``send``, remembering whether the answer has begun: a middleware that catches
+    an error answers it only while nothing has been sent yet."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class Unexpected:
     """ASGI middleware: an exception from the app becomes one log line and a
     problem+json 500 (``_internal``), and is not raised further."""
@@ -242,19 +256,12 @@ class Unexpected:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = Tracked(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             response = _internal(scope, exc)
-            if not started:  # else the answer is under way: the server closes it
+            if not tracked.started:  # else the answer is under way: the server closes it
                 await response(scope, receive, send)
 
 
@@ -285,7 +292,7 @@ class BodyLimit:
             await self._refuse(scope, send)
             return
         seen = 0
-        started = False
+        tracked = Tracked(send)
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -296,16 +303,10 @@ class BodyLimit:
                     raise _TooLarge(self.limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.problems import problem, problem_response
+from api.problems import Tracked, problem, problem_response
 from api.settings import get_settings
 
 __all__ = ["BodyDeadline", "TimedHttp"]
@@ -93,7 +93,7 @@ class BodyDeadline:
             return
         deadline: float | None = None
         done = False
-        started = False
+        tracked = Tracked(send)
 
         async def timed_receive() -> Message:
             nonlocal deadline, done
@@ -110,16 +110,10 @@ class BodyDeadline:
                 done = True
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, timed_receive, tracking_send)
+            await self.app(scope, timed_receive, tracked)
         except _TooSlow as exc:
-            if not started:
+            if not tracked.started:
                 body: dict[str, Any] = problem(
                     408, "body-timeout", "Body timeout", exc.detail, scope.get("path", "/")
                 )
