@@ -19,7 +19,6 @@ The checks are ``ledger.verify.trust``'s; the GETs are ``ledger.verify.LogClient
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import stat
@@ -34,7 +33,6 @@ import typer
 from api.cli.audit import http_client, httpx_fetch
 from api.cli.console import console, fail, out
 from hashing import (
-    Checkpoint,
     HashingError,
     Signer,
     add_cosignature,
@@ -49,9 +47,11 @@ from ledger.verify import (
     LogClient,
     check_consistent,
     check_log_key,
+    load_state,
     now_stamp,
     open_checkpoint_note,
     save_state,
+    saved_checkpoint,
 )
 
 __all__ = ["STATE_FORMAT", "cosign_once", "witness_app"]
@@ -150,25 +150,6 @@ def witness_init(
 # --- the state ---------------------------------------------------------------------------
 
 
-def _load_state(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"format": STATE_FORMAT, "logs": {}}
-    try:
-        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AuditUnavailableError(f"cannot read the witness state {path}: {exc}") from None
-    if state.get("format") != STATE_FORMAT or not isinstance(state.get("logs"), dict):
-        raise AuditUnavailableError(f"{path} is not a Retrace witness state file")
-    return state
-
-
-def _last_cosigned(log: dict[str, Any], origin: str) -> Checkpoint | None:
-    saved = log.get("checkpoint")
-    if saved is None:
-        return None
-    return Checkpoint(origin, int(saved["size"]), bytes.fromhex(saved["root"]))
-
-
 # --- cosigning ---------------------------------------------------------------------------
 
 
@@ -220,7 +201,7 @@ def cosign_once(witness: Witness) -> str:
         AuditUnavailableError: the server or the state file cannot be used.
     """
     client = LogClient(httpx_fetch(witness.http))
-    state = _load_state(witness.state_path)
+    state = load_state(witness.state_path, STATE_FORMAT, "witness")
     served = client.log_key()
     origin = served.split("+", 1)[0]
     log: dict[str, Any] = state["logs"].setdefault(origin, {})
@@ -229,7 +210,7 @@ def cosign_once(witness: Witness) -> str:
     verifier = check_log_key(served, log.get("log_key"))
     note = client.checkpoint()
     signed = open_checkpoint_note(note, verifier)
-    last = _last_cosigned(log, verifier.name)
+    last = saved_checkpoint(log, verifier.name)
     if last is not None:
         try:
             if signed.size < last.size:

@@ -48,6 +48,7 @@ from ledger.verify.live import (
     audit_server,
     load_state,
     save_state,
+    saved_checkpoint,
 )
 from ledger.verify.log import ChainVerifier, VerifyReport, verify_log
 from ledger.verify.trust import (
@@ -94,6 +95,7 @@ __all__ = [
     "open_checkpoint_note",
     "open_checkpoints",
     "save_state",
+    "saved_checkpoint",
     "start_bundle",
     "url_fetch",
     "verify_item_history",

@@ -45,20 +45,21 @@ Progress = Callable[[int, int], None]
 # --- the audit state ---------------------------------------------------------------------
 
 
-def load_state(path: Path) -> dict[str, Any]:
-    """The audit state file, or a new one.
+def load_state(path: Path, form: str = STATE_FORMAT, what: str = "audit") -> dict[str, Any]:
+    """The state file of ``form`` (the audit's, or another checker's such as the
+    witness's, named ``what`` in messages), or a new one.
 
     Raises:
-        AuditUnavailableError: the file cannot be read or is not an audit state.
+        AuditUnavailableError: the file cannot be read or is not such a state.
     """
     if not path.exists():
-        return {"format": STATE_FORMAT, "logs": {}}
+        return {"format": form, "logs": {}}
     try:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise AuditUnavailableError(f"cannot read the audit state {path}: {exc}") from None
-    if state.get("format") != STATE_FORMAT or not isinstance(state.get("logs"), dict):
-        raise AuditUnavailableError(f"{path} is not a Retrace audit state file")
+        raise AuditUnavailableError(f"cannot read the {what} state {path}: {exc}") from None
+    if state.get("format") != form or not isinstance(state.get("logs"), dict):
+        raise AuditUnavailableError(f"{path} is not a Retrace {what} state file")
     return state
 
 
@@ -70,7 +71,8 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _trusted_checkpoint(log: dict[str, Any], origin: str) -> Checkpoint | None:
+def saved_checkpoint(log: dict[str, Any], origin: str) -> Checkpoint | None:
+    """The checkpoint a state keeps for one log (the last one trusted), if any."""
     saved = log.get("checkpoint")
     if saved is None:
         return None
@@ -156,7 +158,7 @@ def audit_server(
     verifier, log, first_use = _trust_key(client, state, pinned_key)
     known = _witness_keys(sorted(set(log.get("witnesses", [])) | set(witnesses or [])))
     signed = open_checkpoint_note(client.checkpoint(), verifier, known)
-    trusted = _trusted_checkpoint(log, verifier.name)
+    trusted = saved_checkpoint(log, verifier.name)
     said = [
         f"log {verifier.name}: checkpoint {signed.size} signed"
         + (f", cosigned by {', '.join(signed.cosigners)}" if signed.cosigners else "")
@@ -261,7 +263,7 @@ def audit_item(
         raise AuditFailure.at_checkpoint(
             signed.size, "the history states another size or root than its signed checkpoint"
         )
-    trusted = _trusted_checkpoint(log, verifier.name)
+    trusted = saved_checkpoint(log, verifier.name)
     said = []
     if trusted is not None:
         older, newer = sorted((trusted, signed.checkpoint), key=lambda c: c.size)
