@@ -32,6 +32,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from api.bulk import is_json_lines
 from api.problems import ASGIApp, Message, Receive, Scope, Send, problem, problem_response
 from hashing import json_lines
 from ledger.limits import BODY, Excess, find_excess, fits, pointer_of
@@ -40,7 +41,6 @@ __all__ = ["JsonBodies", "check_body"]
 
 _INLINE_BYTES = 64 * 1024
 _UNBOUNDED = sys.maxsize
-_LINES_TYPES = ("ndjson", "jsonl", "json-seq")  # as ``api.bulk`` reads them
 
 
 class _Pairs(dict[str, Any]):
@@ -197,7 +197,7 @@ def check_body(raw: bytes, lines: bool) -> Refusal | None:
 def _is_json(content_type: str) -> tuple[bool, bool]:
     """Whether a body of ``content_type`` is JSON, and whether it is JSON Lines."""
     kind = content_type.split(";", 1)[0].strip().lower()
-    lines = any(name in kind for name in _LINES_TYPES)
+    lines = is_json_lines(kind)  # as the bulk routes read them
     return (not kind or "json" in kind, lines)
 
 
