@@ -22,7 +22,7 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 import structlog
-from prometheus_client import REGISTRY, Counter, Histogram, generate_latest, values
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -39,6 +39,7 @@ __all__ = [
     "Scrape",
     "record_cache",
     "record_commit",
+    "record_report_mark",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -88,6 +89,17 @@ CACHE_LOOKUPS = Counter(
 def record_cache(cache: str, hit: bool) -> None:
     """Count one lookup in the cache named ``cache`` as a hit or a miss."""
     CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
+
+
+REPORT_MARK = Gauge(
+    "retrace_report_aggregates_entries",
+    "Entries of the log the report aggregates covered at this process's last refresh",
+)
+
+
+def record_report_mark(size: int) -> None:
+    """Note how far this process's last refresh brought the report aggregates."""
+    REPORT_MARK.set(size)
 
 
 def record_commit(entries: int) -> None:

@@ -20,7 +20,7 @@ from api.cache import KeyCache, Lookup, RedisCache
 from api.metrics import record_cache
 from api.ratelimit import RateLimits
 from api.scans import scan_target
-from ledger import reads
+from ledger import reads, site_scans
 from ledger.chain import Entry
 from ledger.errors import NotFoundError
 from ledger.events import ItemKind
@@ -89,20 +89,30 @@ class Reads:
             raise NotFoundError(f"no item {item_id}")
         return found.view
 
-    async def scan(self, api_key: str, text: str) -> ScanView:
-        """Resolve a scanned ``text`` for the holder of ``api_key``.
+    async def scan(self, api_key: str, text: str, site: str | None = None) -> ScanView:
+        """Resolve a scanned ``text`` for the holder of ``api_key``; a scan that names
+        its ``site`` is kept, durably, for the cloned-label check before the answer
+        (``ledger.site_scans``: its own short transaction, not a log entry).
 
         Raises:
             AuthError: unknown or revoked key (checked first).
-            ValidationError: empty text or a malformed GS1 link.
+            ValidationError: empty text, a malformed GS1 link, or a site that is not one.
             NotFoundError, AmbiguousScanError: the scan names no one item.
         """
         caller = await self.caller(api_key)
         target = scan_target(text)
+        site = None if site is None else site_scans.check_site(site)
         if self.cache is None:
             store, orgs = self.ledger.store, self.ledger.orgs
-            return await run_in_threadpool(reads.scan, store, orgs, caller, target)
-        return reads.scan_view(await self._find(target), caller, target.via)
+            view = await run_in_threadpool(reads.scan, store, orgs, caller, target)
+        else:
+            view = reads.scan_view(await self._find(target), caller, target.via)
+        if site is not None:
+            item_id, now = view.item.item.id, self.ledger.clock()
+            await run_in_threadpool(
+                site_scans.record_site_scan, self.ledger.store, item_id, site, caller.id, now
+            )
+        return view
 
     async def passport(self, item_id: str, reader: Org | None) -> dict[str, Any] | None:
         """The passport of an item as ``reader`` (None: the public) may see it; None for

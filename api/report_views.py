@@ -12,13 +12,24 @@ import csv
 import io
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict
 
 from api.settings import Settings
 from ledger.reports import Deadlines, Report
 
-__all__ = ["ReportBody", "cell", "csv_text", "deadlines_of", "report_json", "table_cells"]
+__all__ = [
+    "ReportBody",
+    "RowEntries",
+    "cell",
+    "csv_text",
+    "deadlines_of",
+    "entries_url",
+    "linked",
+    "report_json",
+    "table_cells",
+]
 
 
 class ReportBody(BaseModel):
@@ -28,7 +39,17 @@ class ReportBody(BaseModel):
 
     report: str
     generated_at: str
+    size: int
     rows: list[dict[str, Any]]
+
+
+class RowEntries(BaseModel):
+    """The entries (seqs) behind one row of sums of a report."""
+
+    report: str
+    table: str
+    row: str
+    entries: list[int]
 
 
 def deadlines_of(settings: Settings) -> Deadlines:
@@ -41,12 +62,29 @@ def deadlines_of(settings: Settings) -> Deadlines:
 
 
 def report_json(report: Report) -> dict[str, Any]:
+    """The JSON body: each row of sums links the entries behind it (``entries_url``)."""
     return {
         "report": report.name,
         "generated_at": report.generated_at,
-        "rows": report.rows,
-        **report.tables,
+        "size": report.size,
+        "rows": linked(report.name, "rows", report.rows),
+        **{table: linked(report.name, table, rows) for table, rows in report.tables.items()},
     }
+
+
+def entries_url(name: str, table: str, row_key: str) -> str:
+    """Where the entries behind one row of sums are listed."""
+    return f"/v1/reports/{name}/entries?{urlencode({'table': table, 'row': row_key})}"
+
+
+def linked(name: str, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with ``entries_url`` beside each ``row_key``."""
+    return [
+        {**row, "entries_url": entries_url(name, table, row["row_key"])}
+        if "row_key" in row
+        else row
+        for row in rows
+    ]
 
 
 def cell(value: Any) -> str:

@@ -232,6 +232,9 @@ class ScanRequest(_Request):
         max_length=2048,
         examples=["http://127.0.0.1:8000/p/itm_01JD8Z3K5V7W9XQRSTABCDEFGH"],
     )
+    site: str | None = Field(  # kept, outside the log, for the cloned-label check
+        None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["Dock 3"]
+    )
 
 
 class ScanResult(BaseModel):

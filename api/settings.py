@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(
         5.0, ge=0.1, le=3600, description="seconds between automatic checkpoints (if the log grew)"
     )
+    report_refresh_interval: float = Field(
+        5.0,
+        ge=0.1,
+        le=3600,
+        description="seconds between refreshes of the report aggregates (a report "
+        "request also folds in whatever the last refresh left)",
+    )
     checkpoint_every: int = Field(
         1000, ge=1, description="also publish a checkpoint once this many entries are uncovered"
     )

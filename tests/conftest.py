@@ -28,7 +28,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from ledger.projection import projection_differences
+from ledger.reports import rebuild as rebuild_reports
+from ledger.reports import refresh as refresh_reports
+from ledger.reports.aggregate import COUNTED, EVERYONE
 from ledger.service import Ledger
+from ledger.store.base import ReportMember, Store
 from ledger.store.sql import SqlStore
 from ledger.verify import verify_log
 from tests.factories import ADMIN_KEY, Org, make_world
@@ -158,10 +162,29 @@ def store(database_url: str) -> Iterator[SqlStore]:
 
 
 def assert_ledger_sound(ledger: Ledger) -> None:
-    """The chain verifies and the items table equals the rebuild from the log."""
+    """The chain verifies, the items table equals the rebuild from the log, and so
+    do the report aggregates, however many refreshes built them."""
     report = verify_log(ledger.store)
     assert report.ok, report.first_bad
     assert projection_differences(ledger.store) == []
+    size = refresh_reports(ledger.store)
+    kept = report_aggregates(ledger.store)
+    assert rebuild_reports(ledger.store) == size
+    assert report_aggregates(ledger.store) == kept
+
+
+def report_aggregates(store: Store) -> tuple[int, list[ReportMember], dict[str, Any]]:
+    """Everything the report aggregates hold: the mark, every part, every sum."""
+    with store.reports() as tables:
+        items = sorted({m.item for m in tables.row_members("item")})
+        members = sorted(tables.members_of(items), key=lambda m: (m.item, m.report, m.key))
+        scopes = [EVERYONE, *(org.id for org in tables.orgs())]
+        cells = {
+            f"{scope} {report}": tables.cells(scope, report)
+            for scope in scopes
+            for report in sorted(COUNTED)
+        }
+        return tables.report_mark(), members, cells
 
 
 @pytest.fixture

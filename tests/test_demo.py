@@ -1,4 +1,6 @@
-"""The demo world: every state and kind, a sound log, balanced masses, working keys."""
+"""The demo world: every state and kind, a sound log, balanced masses, working keys,
+and something to find in each oversight report: overdue items, recovery rates on
+either side of the targets, a cloned label."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import pytest
 
 from api.bootstrap import create_admin, utc_now
 from api.cli.demo import DemoWorld, build_demo, is_fresh
+from api.cli.demo_data import DEPOT_SITE, INTAKE_SITE
 from ledger.chain import parse_entry
 from ledger.errors import ConflictError
 from ledger.events import ItemKind
 from ledger.lifecycle import Role, State
 from ledger.projection import projection_differences
+from ledger.reports import build_report
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from ledger.verify import verify_log
@@ -130,3 +134,42 @@ def test_demo_is_the_same_for_a_seed(tmp_path: Path, sqlite_template: Path) -> N
         assert_ledger_sound(ledger)
         store.dispose()
     assert worlds[0] == worlds[1]
+
+
+def test_demo_world_feeds_the_oversight_reports(store: SqlStore) -> None:
+    ledger = Ledger(store, clock=utc_now)
+    build_demo(ledger)
+    now = utc_now()
+
+    overdue = build_report(store, "deadlines", None, now).rows
+    # Retired and handed to a recycler in 2024, never collected; collected, never processed.
+    assert {"collect", "process"} <= {row["rule"] for row in overdue}
+    assert all(row["working_days_overdue"] > 0 for row in overdue)
+
+    recovery = build_report(store, "recovery", None, now).rows
+    china = [
+        (row["element"], Decimal(row["rate"]), Decimal(t["target"]), t["met"])
+        for row in recovery
+        for t in row["targets"]
+        if t["regime"].startswith("CN") and row["rate"] is not None
+    ]
+    assert {"li", "ni", "co", "mn"} <= {element for element, *_ in china}
+    assert any(met for *_, met in china)
+    assert any(not met for *_, met in china)
+    # Just above or just below: every rate within a point of China's target.
+    assert all(abs(rate - target) < 1 for _, rate, target, _ in china), china
+    lithium = [rate for element, rate, _, _ in china if element == "li"]
+    assert min(lithium) < 90 < max(lithium)
+
+    anomalies = build_report(store, "anomalies", None, now).rows
+    cloned = [row for row in anomalies if row["kind"] == "cloned_label"]
+    assert len(cloned) == 1, anomalies
+    assert DEPOT_SITE in cloned[0]["detail"]
+    assert INTAKE_SITE in cloned[0]["detail"]
+    with store.reader() as r:
+        pack = r.item(cloned[0]["item"])
+        assert pack is not None
+        assert (pack.kind, pack.state) == (ItemKind.BATTERY_PACK, State.IN_SERVICE)
+        assert cloned[0]["entries"] == [r.item_entries(pack.id)[0].seq]
+    # Recovered never above the declared content, and every battery code bound.
+    assert {row["kind"] for row in anomalies} == {"cloned_label"}

@@ -20,6 +20,13 @@ masses that balance. PV modules and blades go to the recoverer directly;
 blades end in cement co-processing or fibre recovery. Two earlier entries are
 corrected by the orgs that wrote them.
 
+For the oversight reports: packs declare their element content, and the
+recoverer's rates land just above or below each recovery target; half the ends
+of life are dated back to 2024 and 2025, so items left waiting are overdue; and
+one pack in service is scanned at the depot and, minutes later, at the
+collection point (``ledger.site_scans``, as ``POST /v1/scan`` with a ``site``
+keeps scans), a cloned label for the anomalies report.
+
 For a given seed the world is the same every time (codes, attributes, fates,
 masses); ids, keys and timestamps are fresh. Each item's life is a queue of
 steps; one transaction runs the next step of every item, so the whole world
@@ -31,14 +38,19 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from api.bootstrap import create_admin
 from api.cli.demo_data import (
     BLADE_RECOVERY,
+    DEPOT_SITE,
+    INTAKE_SITE,
+    LFP_CONTENT,
     LFP_RECOVERY,
     MODULES_PER_CN_PACK,
     MODULES_PER_EU_PACK,
+    NMC_CONTENT,
     NMC_RECOVERY,
     ORGS,
     PV_RECOVERY,
@@ -52,8 +64,10 @@ from ledger.errors import ConflictError
 from ledger.events import ItemKind
 from ledger.items import record_event, register
 from ledger.lifecycle import Role
+from ledger.makers import bind_maker
 from ledger.orgs import create_org
 from ledger.service import Ledger
+from ledger.site_scans import record_site_scan
 
 __all__ = ["DemoWorld", "build_demo", "is_fresh"]
 
@@ -94,6 +108,7 @@ def build_demo(
     builder.create_orgs()
     builder.plan()
     builder.run(progress)
+    builder.scan_sites()
     seen = reads.overview(ledger.store, recent=0)
     return DemoWorld(
         items=sum(seen.counts.values()), entries=seen.size - size_before, keys=builder.keys
@@ -106,6 +121,7 @@ class _Builder(LifeBuilder):
     def __init__(self, ledger: Ledger, rng: random.Random) -> None:
         super().__init__(rng)
         self.ledger = ledger
+        self.cloned: Track | None = None  # the pack whose label was copied
 
     # -- orgs -----------------------------------------------------------------
 
@@ -122,6 +138,9 @@ class _Builder(LifeBuilder):
                 made = create_org(tx, admin, name, role, region)
                 self.orgs[handle] = made.org
                 self.keys[name] = made.api_key
+            # The battery makers' GB/T 34014 manufacturer codes, bound before they register.
+            for code, handle in (("NHY", "cn_oem"), ("ECS", "eu_oem")):
+                bind_maker(tx, admin, {"code": code, "org": self.orgs[handle].id})
 
         self.ledger.write(make)
 
@@ -143,6 +162,9 @@ class _Builder(LifeBuilder):
         trace = self.trace("NDL")
         code = self.battery_code("NHY", "P", "B", "A6", trace, made)
         t = self.track(ItemKind.BATTERY_PACK)
+        t.content = LFP_CONTENT
+        if fate == "in_service" and self.cloned is None:
+            self.cloned = t
         self.register(
             t,
             "cn_oem",
@@ -155,6 +177,7 @@ class _Builder(LifeBuilder):
                     "mass_kg": "1050.0",
                     "nominal_voltage_v": "537.6",
                     "application": "12 m city bus",
+                    "materials": dict(LFP_CONTENT),
                 },
             },
         )
@@ -199,6 +222,7 @@ class _Builder(LifeBuilder):
         trace = self.trace("DRS")
         code = self.battery_code("ECS", "P", "E", "N8", trace, made)
         t = self.track(ItemKind.BATTERY_PACK)
+        t.content = NMC_CONTENT
         self.register(
             t,
             "eu_oem",
@@ -211,6 +235,7 @@ class _Builder(LifeBuilder):
                     "mass_kg": "610.0",
                     "carbon_footprint_kg_co2e_per_kwh": "61.5",
                     "passport": "Regulation (EU) 2023/1542, Annex XIII",
+                    "materials": dict(NMC_CONTENT),
                 },
             },
         )
@@ -306,6 +331,26 @@ class _Builder(LifeBuilder):
             collector="recover",
             reasons=("repowering after 20 years", "leading-edge erosion beyond repair"),
         )
+
+    # -- scans that name a site ---------------------------------------------------
+
+    def scan_sites(self) -> None:
+        """The collection point scans what it took in at its dock (one site: nothing
+        to find); the cloned pack is scanned at the depot, then four minutes later
+        at that dock: a finding."""
+        now, store = self.ledger.clock(), self.ledger.store
+        intake = [t for t in self.tracks if t.seqs.get("collected") is not None][:3]
+        for n, t in enumerate(intake):
+            at = now - timedelta(hours=2, minutes=-n)
+            record_site_scan(store, t.id, INTAKE_SITE, self.orgs["collect"].id, at)
+        if self.cloned is not None:
+            pack = self.cloned.id
+            record_site_scan(
+                store, pack, DEPOT_SITE, self.orgs["fleet"].id, now - timedelta(minutes=7)
+            )
+            record_site_scan(
+                store, pack, INTAKE_SITE, self.orgs["collect"].id, now - timedelta(minutes=3)
+            )
 
     # -- running --------------------------------------------------------------
 

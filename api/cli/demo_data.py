@@ -1,4 +1,5 @@
-"""The demo world's fixed data: its orgs, how many items end where, recovery yields.
+"""The demo world's fixed data: its orgs, how many items end where, recovery yields,
+declared element contents and the recovery rates reached against them.
 
 Owns the numbers and names ``api.cli.demo`` builds the world from, and the small values
 a plan is made of (``Step``, ``Track``). All names are fictional.
@@ -83,6 +84,39 @@ BLADE_RECOVERY = (
     ("steel", "0.03"),
 )
 
+# Element content (kg) declared at registration (``attributes.materials``), as an
+# EU battery passport declares it: an LFP bus pack, an NMC811 pack and one of its modules.
+LFP_CONTENT = {"li": "11.2", "cu": "68.0"}
+NMC_CONTENT = {"li": "8.5", "co": "5.6", "ni": "44.0", "mn": "5.2", "cu": "38.0"}
+NMC_MODULE_CONTENT = {"li": "1.2", "co": "0.8", "ni": "6.3", "mn": "0.75", "cu": "5.4"}
+# The element each recovered material carries. The ledger computes the element mass
+# of a compound it knows (lithium carbonate, copper); for the others the recoverer
+# states it, from the hydrate's share of the element.
+CARRIES = {
+    "lithium carbonate": "li",
+    "copper": "cu",
+    "nickel sulphate": "ni",
+    "cobalt sulphate": "co",
+    "manganese sulphate": "mn",
+}
+STATED_SHARE = {
+    "nickel sulphate": Decimal("0.223305"),  # NiSO4·6H2O
+    "cobalt sulphate": Decimal("0.209656"),  # CoSO4·7H2O
+    "manganese sulphate": Decimal("0.325060"),  # MnSO4·H2O
+}
+# Recovery rates (% of the declared content) the recoverer reaches, by the year of
+# the recycling (2025 for the ends of life on record from back then, else the year
+# it is recorded). Each lands just above or just below a target (China 2024: Li 90;
+# Ni, Co, Mn 98; EU 2023/1542: Li 50 then 80; Co, Ni, Cu 90 then 95), so the
+# recovery report shows targets met and missed: lithium below target earlier and
+# above it now, nickel and manganese the other way.
+RATES_EARLIER = {"li": "89.4", "ni": "98.2", "co": "97.8", "mn": "98.1", "cu": "94.7"}
+RATES_NOW = {"li": "90.6", "ni": "97.7", "co": "98.3", "mn": "97.6", "cu": "95.4"}
+# Scans that named a site: a pack in service scanned at the depot, then, minutes
+# later, at the collection point 80 km away: two labels carry its code.
+DEPOT_SITE = "Longgang bus depot, bay 4"
+INTAKE_SITE = "Dongguan Huanxin intake dock 2"
+
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 DataFn = Callable[[], dict[str, Any]]
 
@@ -106,6 +140,7 @@ class Track:
     id: str = ""
     mass: Decimal = Decimal(0)
     seqs: dict[str, int] = field(default_factory=dict)
+    content: dict[str, str] | None = None  # declared element content, kg
 
 
 def kg(value: Decimal, places: str = "0.1") -> str:

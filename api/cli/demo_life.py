@@ -3,23 +3,31 @@
 Owns ``LifeBuilder``, the part of the demo builder that plans an item's end of life
 (retire, hand over, collect, assess, then repurpose, dismantle, dispose of or recycle it)
 and the items that follow (second-life packs, parts of a dismantled pack), with the codes
-and values they carry. Which items there are is ``api.cli.demo``'s; running the plan
-through the ledger too.
+and values they carry. Half the ends of life are on record from 2024 and 2025 (each
+event's ``date``): those still waiting for collection or processing are overdue in the
+deadlines report. Items that declared their element content are recycled at the rates
+of ``demo_data`` (just above or below each recovery target). Which items there are
+is ``api.cli.demo``'s; running the plan through the ledger too.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from api.cli.demo_data import (
+    CARRIES,
     CELLS_PER_MODULE,
     FATES,
+    NMC_MODULE_CONTENT,
     NMC_RECOVERY,
     PLAN,
+    RATES_EARLIER,
+    RATES_NOW,
+    STATED_SHARE,
     VIN_CHARS,
     DataFn,
     Step,
@@ -29,6 +37,7 @@ from api.cli.demo_data import (
 from ledger.codes import make_battery_code
 from ledger.events import ItemKind
 from ledger.items import Written
+from ledger.materials import compound, element_mass
 from ledger.records import OrgRecord
 
 __all__ = ["LifeBuilder"]
@@ -82,11 +91,26 @@ class LifeBuilder:
         factor = Decimal(self.rng.randint(int(low * 1000), int(high * 1000))) / 1000
         return Decimal(value) * factor
 
-    def recovered(self, mass: Decimal, shares: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
-        return [
-            {"material": material, "mass_kg": kg(mass * self.spread(share), "0.001")}
-            for material, share in shares
-        ]
+    def recovered(
+        self,
+        mass: Decimal,
+        shares: tuple[tuple[str, str], ...],
+        content: dict[str, str] | None = None,
+        rates: dict[str, str] = RATES_NOW,
+    ) -> list[dict[str, str]]:
+        """The recovered lines of ``mass`` kg: a share of it per material or, for a
+        material carrying an element of the declared ``content``, ``rates`` of that."""
+        lines = []
+        for material, share in shares:
+            element = CARRIES.get(material)
+            if content is None or element not in content:
+                lines.append(
+                    {"material": material, "mass_kg": kg(mass * self.spread(share), "0.001")}
+                )
+                continue
+            target = Decimal(content[element]) * Decimal(rates[element]) / 100
+            lines.append(_element_line(material, element, target))
+        return lines
 
     def fates(self, group: str) -> list[str]:
         out = [fate for fate, count in zip(FATES, PLAN[group], strict=True) for _ in range(count)]
@@ -128,12 +152,19 @@ class LifeBuilder:
         """Retire, hand over, collect, assess, then the fate's last step."""
         if fate == "in_service":
             return
-        retired_on = self.made(2024, 2024).isoformat()
+        retired_on = self.made(2024, 2024)
+        # Half the ends of life are on record from back then, each step dated days after
+        # the retirement; the others happen on the day they are recorded.
+        dated = self.rng.random() < 0.5
+
+        def on(days: int) -> dict[str, str]:
+            return {"date": (retired_on + timedelta(days=days)).isoformat()} if dated else {}
+
         self.step(
             t,
             holder,
             "retired",
-            {"reason": self.rng.choice(reasons), "date": retired_on},
+            {"reason": self.rng.choice(reasons), "date": retired_on.isoformat()},
             lambda w: t.seqs.update(retired=w.entries[0].seq),
         )
         if holder == "fleet" and "retired" in self.pending_corrections:
@@ -149,7 +180,7 @@ class LifeBuilder:
             )
         if fate == "retired" and self.rng.random() < 0.5:
             return
-        self.step(t, holder, "transferred", lambda: {"to_org": self.orgs[collector].id})
+        self.step(t, holder, "transferred", lambda: {"to_org": self.orgs[collector].id, **on(3)})
         if fate == "retired":
             return
         t.mass = self.spread(mass, 0.98, 1.01)
@@ -157,7 +188,7 @@ class LifeBuilder:
             t,
             collector,
             "collected",
-            {"site": "intake dock 2", "mass_kg": kg(t.mass)},
+            {"site": "intake dock 2", "mass_kg": kg(t.mass), **on(12)},
             lambda w: t.seqs.update(collected=w.entries[0].seq),
         )
         if (
@@ -184,17 +215,22 @@ class LifeBuilder:
         }.get(fate, self.rng.choice(["reuse", "repurpose"]))
         soh = {"repurpose": (72, 82), "reuse": (84, 92)}.get(grade, (45, 66))
         soh_pct = f"{self.rng.randint(*soh)}.{self.rng.randint(0, 9)}"
-        self.step(t, collector, "assessed", {"soh_pct": soh_pct, "grade": grade})
+        self.step(t, collector, "assessed", {"soh_pct": soh_pct, "grade": grade, **on(20)})
         if fate == "assessed":
             return
         if fate == "repurposed":
-            self.step(t, collector, "transferred", lambda: {"to_org": self.orgs["second"].id})
             self.step(
-                t, "second", "repurposed", self.second_life(t, soh_pct), self.follow_second_life
+                t, collector, "transferred", lambda: {"to_org": self.orgs["second"].id, **on(25)}
+            )
+            new_life = self.second_life(t, soh_pct)
+            self.step(
+                t, "second", "repurposed", lambda: {**new_life(), **on(40)}, self.follow_second_life
             )
             return
         if collector != "recover":
-            self.step(t, collector, "transferred", lambda: {"to_org": self.orgs["recover"].id})
+            self.step(
+                t, collector, "transferred", lambda: {"to_org": self.orgs["recover"].id, **on(25)}
+            )
         if fate == "dismantled":
             assert parts is not None  # noqa: S101 - only EU packs are dismantled
             self.step(
@@ -210,10 +246,12 @@ class LifeBuilder:
                                 "chemistry": "NMC811",
                                 "rated_capacity_kwh": "16.3",
                                 "mass_kg": "88.0",
+                                "materials": dict(NMC_MODULE_CONTENT),
                             },
                         }
                         for code in parts
-                    ]
+                    ],
+                    **on(40),
                 },
                 self.follow_dismantled,
             )
@@ -222,13 +260,16 @@ class LifeBuilder:
                 t,
                 "recover",
                 "disposed",
-                {"method": "cement co-processing (clinker raw material and fuel)"},
+                {"method": "cement co-processing (clinker raw material and fuel)", **on(40)},
             )
         else:
             process = {
                 "glass": "thermal delamination and sieving",
                 "glass fibre": "mechanical grinding and pyrolysis",
             }.get(recovery[0][0], "mechanical pre-treatment and hydrometallurgy")
+            # Recycled in 2025 when on record from back then, else today.
+            when = {"date": date(2025, self.rng.randint(3, 11), self.rng.randint(1, 28))}
+            rates = RATES_EARLIER if dated else RATES_NOW
             self.step(
                 t,
                 "recover",
@@ -236,7 +277,8 @@ class LifeBuilder:
                 lambda: {
                     "input_mass_kg": kg(t.mass),
                     "process": process,
-                    "recovered": self.recovered(t.mass, recovery),
+                    "recovered": self.recovered(t.mass, recovery, t.content, rates),
+                    **({"date": when["date"].isoformat()} if dated else {}),
                 },
             )
 
@@ -280,6 +322,7 @@ class LifeBuilder:
         for index, entry in enumerate(w.entries[1:]):
             part = self.track(ItemKind.BATTERY_MODULE, entry.item or "")
             part.mass = self.spread("88.0", 0.99, 1.01)
+            part.content = NMC_MODULE_CONTENT
             if index > 0 and self.rng.random() >= 0.15:
                 continue  # stays with the recoverer, registered
             self.step(part, "recover", "transferred", lambda: {"to_org": self.orgs["fleet"].id})
@@ -301,7 +344,7 @@ class LifeBuilder:
                 {
                     "input_mass_kg": kg(part.mass),
                     "process": "hydrometallurgy",
-                    "recovered": self.recovered(part.mass, NMC_RECOVERY),
+                    "recovered": self.recovered(part.mass, NMC_RECOVERY, part.content),
                 },
             )
             return
@@ -329,3 +372,23 @@ class LifeBuilder:
                 ]
             },
         )
+
+
+def _element_line(material: str, element: str, target: Decimal) -> dict[str, str]:
+    """A recovered line holding ``target`` kg of ``element`` (to the gram, rounded down).
+
+    The ledger computes a known compound's element mass itself, so its mass is what
+    holds the target; other materials state their element mass.
+    """
+    grams = Decimal("0.001")
+    known = compound(material)
+    if known is not None:
+        share = element_mass(known, Decimal(1))
+        return {"material": material, "mass_kg": str((target / share).quantize(grams, ROUND_DOWN))}
+    stated = target.quantize(grams, ROUND_DOWN)
+    return {
+        "material": material,
+        "mass_kg": str((stated / STATED_SHARE[material]).quantize(grams, ROUND_DOWN)),
+        "element": element,
+        "element_mass_kg": str(stated),
+    }

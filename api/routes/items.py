@@ -74,7 +74,7 @@ _BULK_BODY = {
     summary="Resolve a scanned label, id or code to the item and your next events",
 )
 async def scan(body: ScanRequest, api_key: ApiKeyDep, found: ReadsDep) -> dict[str, Any]:
-    return presenters.scan(await found.scan(api_key, body.payload))
+    return presenters.scan(await found.scan(api_key, body.payload, body.site))
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""Compliance reports: ``GET /v1/reports/{name}`` as JSON, or CSV with ``Accept: text/csv``."""
+"""Compliance reports: ``GET /v1/reports/{name}`` as JSON, or CSV with ``Accept: text/csv``,
+and the entries behind a row of sums: ``GET /v1/reports/{name}/entries``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import CallerDep, LedgerDep, SettingsDep
 from api.problems import READ_PROBLEMS, in_query
-from api.report_views import ReportBody, csv_text, deadlines_of, report_json
-from ledger.reports import REPORTS, build_report
+from api.report_views import (
+    ReportBody,
+    RowEntries,
+    csv_text,
+    deadlines_of,
+    linked,
+    report_json,
+)
+from ledger.reports import REPORTS, build_report, row_entries
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -23,7 +31,7 @@ _CSV = "text/csv"
         **READ_PROBLEMS,
         200: {"content": {_CSV: {"schema": {"type": "string"}}}},
     },
-    summary=f"A compliance report ({', '.join(REPORTS)}), computed from the log on request",
+    summary=f"A compliance report ({', '.join(REPORTS)}), from aggregates kept up to the log",
 )
 def report(
     name: str,
@@ -39,5 +47,25 @@ def report(
     if accept is not None and _CSV in accept.lower():
         with in_query():
             rows = done.table(table)
-        return Response(csv_text(rows), media_type=f"{_CSV}; charset=utf-8")
+        return Response(csv_text(linked(name, table, rows)), media_type=f"{_CSV}; charset=utf-8")
     return report_json(done)
+
+
+@router.get(
+    "/reports/{name}/entries",
+    response_model=RowEntries,
+    responses=READ_PROBLEMS,
+    summary="The entries (seqs) a row of sums of a report was computed from",
+)
+def report_row_entries(
+    name: str,
+    caller: CallerDep,
+    ledger: LedgerDep,
+    row: Annotated[str, Query(max_length=400, description="the row's `row_key`")],
+    table: Annotated[
+        str, Query(max_length=64, description="`rows`, or `monthly` (inventory)")
+    ] = "rows",
+) -> dict[str, Any]:
+    with in_query():
+        seqs = row_entries(ledger.store, name, table, row, caller)
+    return {"report": name, "table": table, "row": row, "entries": seqs}

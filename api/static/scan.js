@@ -213,8 +213,10 @@
     $("camera-status").textContent = source === "camera" ? "Label read." : "";
     const turn = ++state.scans; // a slower earlier answer never replaces a later one
     RetraceForms.clear(true);
+    // The delivery's site, once entered, says where the scan happened (cloned-label check).
+    const site = $("site").value.trim();
     try {
-      const scan = await api("POST", "/v1/scan", { payload: text });
+      const scan = await api("POST", "/v1/scan", site ? { payload: text, site } : { payload: text });
       if (turn !== state.scans) return;
       say("");
       renderScan(scan, text);

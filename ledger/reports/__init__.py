@@ -1,51 +1,83 @@
-"""Compliance reports: read functions over the log and its projection.
+"""Compliance reports: read functions over the report aggregates.
 
-Owns the list of reports and ``build_report``, the one function an interface calls:
-it reads the items the caller may see with their entries (``history``), hands them
-to the report's own module and answers with a ``Report``: rows (plus, for some,
-further tables), each row naming the seqs of the entries it was computed from, so
-every figure traces back to the log. A regulator sees every org's items; any other
-org only the items in whose chain it stands. Reports are computed on request from
-the whole log; nothing is kept between requests.
+Owns the list of reports, ``build_report``, the one function an interface calls
+for a report, and ``row_entries``, the entries behind one row of sums. Both first
+bring the aggregates up to the log (``aggregate.refresh``: what the entries
+appended since the last refresh touched), then read them: a few rows of sums for
+the reports that count (``inventory`` and its ``monthly`` table, ``recovery``,
+``second-life``, ``flows``), one row per finding for those that list
+(``deadlines``, ``anomalies``). A regulator sees every org's items; any other org
+only the items in whose chain it stands, and sums over those alone. Listed rows
+name the seqs they were computed from; a row of sums names its ``row_key``, and
+``row_entries`` lists the seqs behind it.
 
-Modules: ``inventory``, ``recovery``, ``deadlines``, ``second_life``, ``flows``,
-``anomalies``.
+Modules: ``history`` (trails, parts, days), ``aggregate`` (the refresh), one per
+report (``inventory``, ``recovery``, ``deadlines``, ``second_life``, ``flows``,
+``anomalies``, with its ``cloned_label`` rows from ``clones``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ledger.chain import format_ts
 from ledger.errors import NotFoundError
+from ledger.lifecycle import Role
 from ledger.records import OrgRecord
-from ledger.reports.anomalies import anomalies
-from ledger.reports.deadlines import Deadlines, deadlines
-from ledger.reports.flows import flows
-from ledger.reports.history import History, china_day, read_history
-from ledger.reports.inventory import inventory
-from ledger.reports.recovery import recovery
-from ledger.reports.second_life import second_life
-from ledger.store.base import Store
+from ledger.reports.aggregate import EVERYONE, as_part, rebuild, refresh
+from ledger.reports.anomalies import anomaly_row, maker_rows
+from ledger.reports.clones import cloned_labels
+from ledger.reports.deadlines import CLOCKS, Deadlines, deadline_rows, last_overdue_start
+from ledger.reports.flows import flows_rows
+from ledger.reports.history import Cells, Part, china_day, key_text
+from ledger.reports.inventory import inventory_rows, monthly_rows
+from ledger.reports.recovery import recovery_rows
+from ledger.reports.second_life import second_life_rows
+from ledger.store.base import ReportMember, ReportTables, Store
 
-__all__ = ["REPORTS", "Deadlines", "Report", "build_report"]
+__all__ = [
+    "REPORTS",
+    "TABLES",
+    "Deadlines",
+    "Report",
+    "build_report",
+    "rebuild",
+    "refresh",
+    "row_entries",
+]
 
 REPORTS = ("inventory", "recovery", "deadlines", "second-life", "flows", "anomalies")
+# The tables of sums, by (report, table), and the parts they are summed from.
+TABLES = {
+    ("inventory", "rows"): "inventory",
+    ("inventory", "monthly"): "monthly",
+    ("recovery", "rows"): "recovery",
+    ("second-life", "rows"): "second-life",
+    ("flows", "rows"): "flows",
+}
 
 Row = dict[str, Any]
+# A request folds at most this many entries itself before it reads (well under a
+# second); after a large bulk load the report says how far it covers (``size``)
+# while the server's refresher folds the rest.
+CATCH_UP = 20_000
 
 
 @dataclass(frozen=True)
 class Report:
-    """A report as computed at ``generated_at``: its rows and any further tables."""
+    """A report as computed at ``generated_at`` over the first ``size`` entries:
+    its rows and any further tables."""
 
     name: str
     generated_at: str
     rows: list[Row]
     tables: Mapping[str, list[Row]] = field(default_factory=dict)
+    size: int = 0
 
     def table(self, name: str) -> list[Row]:
         """``rows``, or a further table by name.
@@ -63,6 +95,40 @@ class Report:
         return self.tables[name]
 
 
+@dataclass(frozen=True)
+class _View:
+    """What one caller sees of the aggregates."""
+
+    tables: ReportTables
+    caller: OrgRecord | None
+
+    @property
+    def everything(self) -> bool:
+        return self.caller is None or self.caller.role == Role.REGULATOR
+
+    @property
+    def scope(self) -> str:
+        return EVERYONE if self.caller is None or self.everything else self.caller.id
+
+    def sees(self, member: ReportMember) -> bool:
+        return self.everything or (self.caller is not None and self.caller.id in member.viewers)
+
+    def cells(self, report: str) -> Cells:
+        return {
+            tuple(json.loads(key)): {name: Decimal(value) for name, value in sums.items()}
+            for key, sums in self.tables.cells(self.scope, report).items()
+        }
+
+    def listed(
+        self, report: str, key: str | None = None, up_to: str | None = None
+    ) -> list[tuple[str, Part]]:
+        return [
+            (m.item, as_part(m))
+            for m in self.tables.row_members(report, key, up_to)
+            if self.sees(m)
+        ]
+
+
 def build_report(
     store: Store,
     name: str,
@@ -78,19 +144,68 @@ def build_report(
     """
     if name not in REPORTS:
         raise NotFoundError(f"no report {name!r}; the reports are {', '.join(REPORTS)}")
-    history = read_history(store, caller)
-    rows, tables = _compute(name, history, now, rules or Deadlines())
-    return Report(name, format_ts(now), rows, tables)
+    size = refresh(store, budget=CATCH_UP)
+    with store.reports() as tables:
+        rows, more = _compute(_View(tables, caller), name, now, rules or Deadlines())
+    return Report(name, format_ts(now), rows, more, size)
+
+
+def row_entries(
+    store: Store, name: str, table: str, row_key: str, caller: OrgRecord | None
+) -> list[int]:
+    """The seqs behind one row of sums (``row_key``) of ``name``'s ``table``, over
+    the items ``caller`` may see.
+
+    Raises:
+        NotFoundError: no such report or table of sums (pointer ``/table``).
+    """
+    report = TABLES.get((name, table))
+    if report is None:
+        known = ", ".join(f"{n}/{t}" for n, t in TABLES)
+        raise NotFoundError(
+            f"no table of sums {name}/{table}; entries are listed for {known}", pointer="/table"
+        )
+    refresh(store, budget=CATCH_UP)
+    with store.reports() as tables:
+        parts = _View(tables, caller).listed(report, row_key)
+    return sorted({seq for _, part in parts for seq in part.seqs})
 
 
 def _compute(
-    name: str, history: History, now: datetime, rules: Deadlines
+    view: _View, name: str, now: datetime, rules: Deadlines
 ) -> tuple[list[Row], dict[str, list[Row]]]:
     if name == "inventory":
-        return inventory(history)
+        return inventory_rows(view.cells("inventory")), {
+            "monthly": monthly_rows(view.cells("monthly"))
+        }
+    if name == "recovery":
+        return recovery_rows(view.cells("recovery")), {}
+    if name == "second-life":
+        return second_life_rows(view.cells("second-life")), {}
+    if name == "flows":
+        regions = {org.id: org.region for org in view.tables.orgs()}
+        return flows_rows(view.cells("flows"), lambda org: regions.get(org, "")), {}
     if name == "deadlines":
-        return deadlines(history, rules, china_day(format_ts(now))), {}
-    computed = {"recovery": recovery, "second-life": second_life, "flows": flows}
-    if name in computed:
-        return computed[name](history), {}
-    return anomalies(history), {}
+        today = china_day(format_ts(now))
+        clocks = [
+            (rule, item, part)
+            for rule, report in CLOCKS.items()
+            for item, part in view.listed(
+                report, up_to=key_text((last_overdue_start(rules.limit(rule), today).isoformat(),))
+            )
+        ]
+        return deadline_rows(clocks, view.listed("late"), rules, today), {}
+    return _anomalies(view), {}
+
+
+def _anomalies(view: _View) -> list[Row]:
+    rows = [anomaly_row(item, part) for item, part in view.listed("anomaly")]
+    makers = {binding.code: binding for binding in view.tables.makers()}
+    counted = [(code, maker) for code, maker in view.cells("maker")]
+    rows += maker_rows(counted, makers, lambda pair: view.listed("maker", key_text(pair)))
+    visible = None
+    if not view.everything:
+        found = sorted({f.item for f in view.tables.clone_findings()})
+        visible = {m.item for m in view.tables.members_of(found) if view.sees(m)}
+    rows += cloned_labels(view.tables, visible)
+    return sorted(rows, key=lambda row: (row["item"], row["kind"], row["entries"]))

@@ -14,24 +14,25 @@ Owns DESIGN.md's rows ``{kind, item, detail, entries}``, one per finding, of the
 * ``collected_above_registered``: an item weighed at collection heavier than its
   registered mass by more than ``MASS_GAIN`` (a different item, or a wrong scale).
 
-Every finding names the entries it rests on. The cloned-label check (a label
-scanned at distant sites) needs the scans kept outside the log and is not here.
+Every finding names the entries it rests on. ``cloned_label`` rows (a label
+scanned at two sites too fast) come from findings kept outside the log: ``clones``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
 from ledger.codes import BATTERY_KINDS
 from ledger.events import ELEMENT_KEYS
-from ledger.lifecycle import Role
+from ledger.lifecycle import MakerBinding, Role
 from ledger.makers import maker_code
-from ledger.reports.history import History, Trail, decimal_text
+from ledger.reports.history import Context, Part, Trail, decimal_text
 from ledger.reports.recovery import element_masses
 
-__all__ = ["ANOMALY_KINDS", "MASS_GAIN", "anomalies"]
+__all__ = ["ANOMALY_KINDS", "MASS_GAIN", "anomaly_parts", "anomaly_row", "maker_rows"]
 
 ANOMALY_KINDS = (
     "collected_twice",
@@ -40,6 +41,7 @@ ANOMALY_KINDS = (
     "foreign_maker_code",
     "recovery_above_content",
     "collected_above_registered",
+    "cloned_label",
 )
 # A weighed mass this much above the registered one is flagged (scales and
 # packaging differ by a few percent; ``ledger.lifecycle.Tolerances`` uses 2%).
@@ -48,35 +50,82 @@ MASS_GAIN = Decimal("0.10")
 Row = dict[str, Any]
 
 
-def anomalies(history: History) -> list[Row]:
-    """Every finding over the visible items, by item, kind and entries."""
+def anomaly_parts(trail: Trail, ctx: Context) -> list[Part]:
+    """The item's findings (``anomaly`` parts, keyed by kind and number) and, for a
+    battery an OEM registered, its manufacturer code (a ``maker`` part, counted per
+    code and org: whether it is foreign or unbound depends on the bindings when
+    the report is read)."""
+    rows = [
+        *_collected_twice(trail),
+        *_soh_rising(ctx, trail),
+        *_above_content(trail),
+        *_mass_gain(trail),
+    ]
+    parts = [
+        Part("anomaly", (row["kind"], str(n)), tuple(row["entries"]), {"detail": row["detail"]})
+        for n, row in enumerate(rows)
+    ]
+    item, registered = trail.item, trail.of_type("registered")
+    if item.kind.value in BATTERY_KINDS and registered and ctx.role(item.manufacturer) == Role.OEM:
+        # Parts and second lives carry their maker's code, not their registrant's.
+        key = (maker_code(item.code), item.manufacturer)
+        parts.append(Part("maker", key, (registered[0].seq,), {"count": Decimal(1)}))
+    return parts
+
+
+def anomaly_row(item: str, part: Part) -> Row:
+    """The row of one ``anomaly`` part."""
+    return {
+        "kind": part.key[0],
+        "item": item,
+        "detail": str(part.measures["detail"]),
+        "entries": sorted(part.seqs),
+    }
+
+
+def maker_rows(
+    counted: Iterable[tuple[str, str]],
+    makers: Mapping[str, MakerBinding],
+    members: Callable[[tuple[str, str]], list[tuple[str, Part]]],
+) -> list[Row]:
+    """The rows of the batteries whose manufacturer code is bound to no org or to
+    another org: ``counted`` the (code, maker) pairs registered, ``members`` the
+    items (and their parts) of one pair."""
     rows: list[Row] = []
-    for trail in history.trails.values():
-        rows.extend(_collected_twice(trail))
-        rows.extend(_soh_rising(history, trail))
-        rows.extend(_maker_code(history, trail))
-        rows.extend(_above_content(trail))
-        rows.extend(_mass_gain(trail))
-    return sorted(rows, key=lambda row: (row["item"], row["kind"], row["entries"]))
+    for code, maker in counted:
+        binding = makers.get(code)
+        if binding is not None and binding.org == maker:
+            continue
+        for item, part in members((code, maker)):
+            if binding is None:
+                detail = f"manufacturer code {code} is bound to no org"
+                rows.append(_row("unbound_maker_code", item, detail, list(part.seqs)))
+            else:
+                detail = f"manufacturer code {code} is bound to {binding.org}, not to {maker}"
+                rows.append(_row("foreign_maker_code", item, detail, [*part.seqs, binding.seq]))
+    return rows
 
 
-def _row(kind: str, trail: Trail, detail: str, entries: list[int]) -> Row:
-    return {"kind": kind, "item": trail.item.id, "detail": detail, "entries": sorted(entries)}
+def _row(kind: str, item: str, detail: str, entries: list[int]) -> Row:
+    return {"kind": kind, "item": item, "detail": detail, "entries": sorted(entries)}
 
 
 def _collected_twice(trail: Trail) -> list[Row]:
     seqs = [e.seq for e in trail.of_type("collected")]
     if len(seqs) < 2:
         return []
-    return [_row("collected_twice", trail, f"collected {len(seqs)} times", seqs)]
+    return [_row("collected_twice", trail.item.id, f"collected {len(seqs)} times", seqs)]
 
 
-def _soh_rising(history: History, trail: Trail) -> list[Row]:
+def _soh_rising(ctx: Context, trail: Trail) -> list[Row]:
     line: list[Trail] = [trail]
-    while (origin := line[-1].item.origin) is not None and origin in history.all_trails:
+    while (origin := line[-1].item.origin) is not None:
         if any(t.item.id == origin for t in line):
             break  # a loop of origins cannot be written; never follow one
-        line.append(history.all_trails[origin])
+        found = ctx.trail_of(origin)
+        if found is None:
+            break
+        line.append(found)
     assessments = sorted(
         (
             (e.seq, Decimal(str(t.data[e.seq]["soh_pct"])), t is trail)
@@ -88,26 +137,8 @@ def _soh_rising(history: History, trail: Trail) -> list[Row]:
     for (seq_a, soh_a, _), (seq_b, soh_b, own) in pairwise(assessments):
         if own and soh_b > soh_a:
             detail = f"state of health rose from {soh_a}% (entry {seq_a}) to {soh_b}%"
-            rows.append(_row("soh_rising", trail, detail, [seq_a, seq_b]))
+            rows.append(_row("soh_rising", trail.item.id, detail, [seq_a, seq_b]))
     return rows
-
-
-def _maker_code(history: History, trail: Trail) -> list[Row]:
-    item = trail.item
-    registered = trail.of_type("registered")
-    if item.kind.value not in BATTERY_KINDS or not registered:
-        return []
-    if history.role(item.manufacturer) != Role.OEM:
-        return []  # parts and second lives carry their maker's code, not their registrant's
-    code = maker_code(item.code)
-    binding = history.makers.get(code)
-    if binding is None:
-        detail = f"manufacturer code {code} is bound to no org"
-        return [_row("unbound_maker_code", trail, detail, [registered[0].seq])]
-    if binding.org != item.manufacturer:
-        detail = f"manufacturer code {code} is bound to {binding.org}, not to {item.manufacturer}"
-        return [_row("foreign_maker_code", trail, detail, [registered[0].seq, binding.seq])]
-    return []
 
 
 def _above_content(trail: Trail) -> list[Row]:
@@ -126,7 +157,7 @@ def _above_content(trail: Trail) -> list[Row]:
                     f"{decimal_text(content)} kg declared"
                 )
                 seqs = [trail.of_type("registered")[0].seq, entry.seq]
-                rows.append(_row("recovery_above_content", trail, detail, seqs))
+                rows.append(_row("recovery_above_content", trail.item.id, detail, seqs))
     return rows
 
 
@@ -141,6 +172,11 @@ def _mass_gain(trail: Trail) -> list[Row]:
         if weighed > Decimal(mass) * (1 + MASS_GAIN):
             detail = f"weighed {weighed} kg at collection, registered at {mass} kg"
             rows.append(
-                _row("collected_above_registered", trail, detail, [registered[0].seq, entry.seq])
+                _row(
+                    "collected_above_registered",
+                    trail.item.id,
+                    detail,
+                    [registered[0].seq, entry.seq],
+                )
             )
     return rows

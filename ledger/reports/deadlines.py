@@ -12,18 +12,35 @@ the day something happened (an event's ``date``, else the day it was recorded):
   the holder answers.
 * ``late_report``: an event recorded more than ``Deadlines.report`` working days
   after the day it happened; the org that recorded it answers.
+
+An item's parts are its running clock (``clock:collect`` or ``clock:process``,
+keyed by the day it started, so the overdue ones are one range of keys) and its
+entries recorded after the day they happened (``late``, with the working days
+between); the rules' limits apply when the report is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from ledger.lifecycle import Role, State
-from ledger.reports.history import History, Trail, china_day, event_day, working_days_between
+from ledger.reports.history import (
+    Context,
+    Part,
+    Trail,
+    china_day,
+    event_day,
+    is_workday,
+    working_days_between,
+)
 
-__all__ = ["Deadlines", "deadlines"]
+__all__ = ["CLOCKS", "Deadlines", "deadline_parts", "deadline_rows", "last_overdue_start"]
+
+CLOCKS = {"collect": "clock:collect", "process": "clock:process"}
 
 
 @dataclass(frozen=True)
@@ -34,51 +51,87 @@ class Deadlines:
     process: int = 365
     report: int = 15
 
-
-def deadlines(history: History, rules: Deadlines, today: date) -> list[dict[str, Any]]:
-    """Every overdue item or entry as of ``today`` (a day of China's calendar)."""
-    rows: list[dict[str, Any]] = []
-    for trail in history.trails.values():
-        rows.extend(_custody(history, trail, rules, today))
-        for entry in trail.entries:
-            happened = event_day(entry, trail.data[entry.seq])
-            late = working_days_between(happened, china_day(entry.ts)) - rules.report
-            if late > 0:
-                rows.append(_row(trail, "late_report", entry.actor, happened, late, [entry.seq]))
-    return sorted(rows, key=lambda row: (row["rule"], row["item"], row["entries"]))
+    def limit(self, rule: str) -> int:
+        return {"collect": self.collect, "process": self.process}.get(rule, self.report)
 
 
-def _custody(history: History, trail: Trail, rules: Deadlines, today: date) -> list[dict[str, Any]]:
+def deadline_parts(trail: Trail, ctx: Context) -> list[Part]:
+    """The item's running clock, if any, and its entries recorded late."""
+    parts = _clock(trail, ctx)
+    for entry in trail.entries:
+        # A correction's own data is folded into the entry it corrects.
+        happened = event_day(entry, trail.data.get(entry.seq, entry.data))
+        lag = working_days_between(happened, china_day(entry.ts))
+        if lag > 0:
+            key = (happened.isoformat(), str(entry.seq))
+            parts.append(Part("late", key, (entry.seq,), {"org": entry.actor, "lag": lag}))
+    return parts
+
+
+def _clock(trail: Trail, ctx: Context) -> list[Part]:
     item = trail.item
-    if item.state == State.RETIRED and history.role(item.holder) == Role.RECYCLER:
-        rule, limit = "collect", rules.collect
+    if item.state == State.RETIRED and ctx.role(item.holder) == Role.RECYCLER:
+        rule = "collect"
         steps = [*trail.of_type("retired")[-1:], *_transfers_to(trail, item.holder)[-1:]]
     elif item.state in (State.COLLECTED, State.ASSESSED):
-        rule, limit = "process", rules.process
-        steps = trail.of_type("collected")[-1:]
+        rule, steps = "process", trail.of_type("collected")[-1:]
     else:
         return []
     if not steps:
         return []
     since = max(event_day(e, trail.data[e.seq]) for e in steps)
-    over = working_days_between(since, today) - limit
-    if over <= 0:
-        return []
-    return [_row(trail, rule, item.holder, since, over, sorted(e.seq for e in steps))]
+    seqs = tuple(sorted(e.seq for e in steps))
+    return [Part(CLOCKS[rule], (since.isoformat(),), seqs, {"org": item.holder})]
 
 
 def _transfers_to(trail: Trail, org: str) -> list[Any]:
     return [e for e in trail.of_type("transferred") if trail.data[e.seq].get("to_org") == org]
 
 
+def last_overdue_start(limit: int, today: date) -> date:
+    """The latest day a clock may have started and be overdue on ``today``: more
+    than ``limit`` working days lie after it, up to and including ``today``."""
+    count, day = 0, today
+    while True:
+        count += is_workday(day)
+        if count > limit:
+            return day - timedelta(days=1)
+        day -= timedelta(days=1)
+
+
+def deadline_rows(
+    clocks: Sequence[tuple[str, str, Part]],
+    late: Sequence[tuple[str, Part]],
+    rules: Deadlines,
+    today: date,
+) -> list[dict[str, Any]]:
+    """Every overdue item or entry as of ``today`` (a day of China's calendar):
+    from the running ``clocks`` (rule, item, part) that started by the last
+    overdue day, and the ``late`` entries (item, part)."""
+    rows: list[dict[str, Any]] = []
+    for rule, item, part in clocks:
+        since = date.fromisoformat(part.key[0])
+        over = working_days_between(since, today) - rules.limit(rule)
+        if over > 0:
+            rows.append(_row(item, rule, str(part.measures["org"]), since, over, part.seqs))
+    for item, part in late:
+        over = int(Decimal(str(part.measures["lag"]))) - rules.report
+        if over > 0:
+            since = date.fromisoformat(part.key[0])
+            rows.append(
+                _row(item, "late_report", str(part.measures["org"]), since, over, part.seqs)
+            )
+    return sorted(rows, key=lambda row: (row["rule"], row["item"], row["entries"]))
+
+
 def _row(
-    trail: Trail, rule: str, org: str, since: date, over: int, entries: list[int]
+    item: str, rule: str, org: str, since: date, over: int, entries: Sequence[int]
 ) -> dict[str, Any]:
     return {
-        "item": trail.item.id,
+        "item": item,
         "rule": rule,
         "org": org,
         "since": since.isoformat(),
         "working_days_overdue": over,
-        "entries": entries,
+        "entries": sorted(entries),
     }

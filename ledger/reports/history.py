@@ -1,19 +1,17 @@
-"""What every report reads: the visible items, their entries and the orgs, at one instant.
+"""What every report reads of one item, and the days and numbers reports share.
 
-Owns the one read a report makes of the store (a consistent ``Reader``: the log and
-the projection together), which items the caller may see (a regulator every item;
-any other org the items in whose chain it stands, ``ledger.passport.chain_orgs``:
-those it made, holds or held, or wrote on), and the facts the reports share: an
-entry's effective data (corrections applied), the day an event happened, and the
-working days of China's official calendar (``chinese-calendar``: its public
-holidays and the weekends made working days).
-
-Reports compute on request from the whole log: correct first, no summary tables.
+Owns ``Trail`` (an item with its entries in seq order and their data with
+corrections applied), ``Part`` (an item's share of one report row: the row's
+key, the seqs it rests on and its measures), ``Context`` (what a part may look
+up beyond its own item: orgs, and the trails along a second life's origins), the
+day an event happened, and the working days of China's official calendar
+(``chinese-calendar``: its public holidays and the weekends made working days).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,21 +20,22 @@ from typing import Any
 
 import chinese_calendar
 
-from ledger.chain import Entry, parse_entry
-from ledger.lifecycle import Item, MakerBinding, Role
+from ledger.chain import Entry, StoredEntry, stored_entry
+from ledger.lifecycle import Item, Role
 from ledger.materials import effective_data
-from ledger.passport import chain_orgs
 from ledger.records import OrgRecord
-from ledger.store.base import Store
 
 __all__ = [
-    "History",
+    "Cells",
+    "Context",
+    "Part",
     "Trail",
     "china_day",
     "decimal_text",
     "event_day",
     "is_workday",
-    "read_history",
+    "key_text",
+    "make_trail",
     "working_days_between",
 ]
 
@@ -62,16 +61,34 @@ class Trail:
         return self.data.get(first[0].seq, {}) if first else {}
 
 
-@dataclass(frozen=True)
-class History:
-    """What a report is computed from: the visible items' trails, every item's
-    (for links such as a second life's origin), every org and every manufacturer
-    code binding."""
+def make_trail(item: Item, stored: list[StoredEntry]) -> Trail:
+    """The trail of ``item`` from its stored entries (in seq order)."""
+    entries = [stored_entry(s.body, s.hash) for s in stored]
+    return Trail(item, tuple(entries), effective_data(entries))
 
-    trails: Mapping[str, Trail]
-    all_trails: Mapping[str, Trail]
+
+@dataclass(frozen=True)
+class Part:
+    """An item's share of one report row.
+
+    ``report`` names the table (``inventory``, ``monthly``, ``recovery``, ...),
+    ``key`` the row within it, ``seqs`` the entries the share rests on, and
+    ``measures`` what it adds to the row: numbers (``Decimal``) for the rows that
+    are sums, or the values of a row of its own (a finding, an overdue item).
+    """
+
+    report: str
+    key: tuple[str, ...]
+    seqs: tuple[int, ...]
+    measures: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an item's parts may look up: the orgs, and other items' trails."""
+
     orgs: Mapping[str, OrgRecord]
-    makers: Mapping[str, MakerBinding]
+    trail_of: Callable[[str], Trail | None]
 
     def region(self, org_id: str) -> str:
         org = self.orgs.get(org_id)
@@ -82,31 +99,13 @@ class History:
         return org.role if org is not None else None
 
 
-def read_history(store: Store, caller: OrgRecord | None) -> History:
-    """Every item with its entries, and the subset ``caller`` may see (``None``:
-    whoever holds the database itself, the ``retrace`` command, sees everything)."""
-    with store.reader() as r:
-        items = {item.id: item for item in r.iter_items()}
-        orgs = {org.id: org for org in r.orgs()}
-        makers = {binding.code: binding for binding in r.makers()}
-        by_item: dict[str, list[Entry]] = {}
-        for stored in r.iter_entries():
-            if stored.item is not None and stored.item in items:
-                by_item.setdefault(stored.item, []).append(parse_entry(stored.body))
-    trails = {
-        item_id: Trail(
-            item, tuple(by_item.get(item_id, ())), effective_data(by_item.get(item_id, []))
-        )
-        for item_id, item in sorted(items.items())
-    }
-    if caller is None or caller.role == Role.REGULATOR:
-        return History(trails, trails, orgs, makers)
-    visible = {
-        item_id: trail
-        for item_id, trail in trails.items()
-        if caller.id in chain_orgs(trail.item, trail.entries)
-    }
-    return History(visible, trails, orgs, makers)
+Cells = Mapping[tuple[str, ...], Mapping[str, Decimal]]
+"""A report's rows that are sums: each row's key and its measures."""
+
+
+def key_text(key: tuple[str, ...]) -> str:
+    """A row's key as the compact JSON array that names it (``row_key``)."""
+    return json.dumps(list(key), separators=(",", ":"), ensure_ascii=False)
 
 
 def china_day(ts: str) -> date:
@@ -130,6 +129,7 @@ def is_workday(day: date) -> bool:
         return day.weekday() < 5
 
 
+@lru_cache(maxsize=65536)
 def working_days_between(start: date, end: date) -> int:
     """Working days after ``start`` up to and including ``end`` (0 if ``end`` is not later)."""
     count = 0

@@ -1,51 +1,61 @@
 """The inventory report: items by kind, state and the holder's region, and monthly counts.
 
-Owns DESIGN.md's inventory rows ``{kind, state, region, count, entries}`` (``entries``:
-the seq of each counted item's latest entry, the one that left it in its state) and
-the ``monthly`` table ``{month, registered, retired, collected, recycled, entries}``,
-each event counted in the month it happened (its ``date``, else the day recorded).
+Owns DESIGN.md's inventory rows ``{kind, state, region, count}`` (their entries: the
+latest entry of each counted item, the one that left it in its state) and the
+``monthly`` table ``{month, registered, retired, collected, recycled}``, each event
+counted in the month it happened (its ``date``, else the day recorded). Each row
+names its ``row_key``; the entries behind it are listed apart.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from ledger.reports.history import History, event_day
+from ledger.reports.history import Cells, Context, Part, Trail, event_day, key_text
 
-__all__ = ["MONTHLY_EVENTS", "inventory"]
+__all__ = ["MONTHLY_EVENTS", "inventory_parts", "inventory_rows", "monthly_rows"]
 
 MONTHLY_EVENTS = ("registered", "retired", "collected", "recycled")
+_ONE = Decimal(1)
 
 
-def inventory(history: History) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """The rows and the ``monthly`` table of the items in ``history``."""
-    groups: dict[tuple[str, str, str], list[int]] = {}
+def inventory_parts(trail: Trail, ctx: Context) -> list[Part]:
+    """The item's place in its (kind, state, region) row and in each month's counts."""
+    item = trail.item
+    key = (item.kind.value, item.state.value, ctx.region(item.holder))
+    parts = [Part("inventory", key, (item.head_seq,), {"count": _ONE})]
     months: dict[str, dict[str, list[int]]] = {}
-    for trail in history.trails.values():
-        item = trail.item
-        key = (item.kind.value, item.state.value, history.region(item.holder))
-        groups.setdefault(key, []).append(item.head_seq)
-        for entry in trail.entries:
-            if entry.type in MONTHLY_EVENTS:
-                month = event_day(entry, trail.data[entry.seq]).strftime("%Y-%m")
-                counts = months.setdefault(month, {name: [] for name in MONTHLY_EVENTS})
-                counts[entry.type].append(entry.seq)
-    rows = [
+    for entry in trail.entries:
+        if entry.type in MONTHLY_EVENTS:
+            month = event_day(entry, trail.data[entry.seq]).strftime("%Y-%m")
+            months.setdefault(month, {}).setdefault(entry.type, []).append(entry.seq)
+    for month, counts in sorted(months.items()):
+        seqs = tuple(sorted(seq for found in counts.values() for seq in found))
+        measures = {name: Decimal(len(found)) for name, found in counts.items()}
+        parts.append(Part("monthly", (month,), seqs, measures))
+    return parts
+
+
+def inventory_rows(cells: Cells) -> list[dict[str, Any]]:
+    return [
         {
             "kind": kind,
             "state": state,
             "region": region,
-            "count": len(seqs),
-            "entries": sorted(seqs),
+            "count": int(sums.get("count", 0)),
+            "row_key": key_text((kind, state, region)),
         }
-        for (kind, state, region), seqs in sorted(groups.items())
+        for (kind, state, region), sums in sorted(cells.items())
     ]
-    monthly = [
+
+
+def monthly_rows(cells: Cells) -> list[dict[str, Any]]:
+    return [
         {
             "month": month,
-            **{name: len(seqs) for name, seqs in counts.items()},
-            "entries": sorted(seq for seqs in counts.values() for seq in seqs),
+            **{name: int(sums.get(name, 0)) for name in MONTHLY_EVENTS},
+            "row_key": key_text((month,)),
         }
-        for month, counts in sorted(months.items())
+        for (month,), sums in sorted(cells.items())
     ]
-    return rows, {"monthly": monthly}

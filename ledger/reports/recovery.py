@@ -1,14 +1,15 @@
 """The recovery report: per recycler, year and element, recovered mass against content.
 
 Owns DESIGN.md's recovery rows ``{recycler, period, element, input_kg, recovered_kg,
-rate, declared_share, targets, entries}``. ``input_kg`` is the element content the
-recycled items declared at registration (``attributes.materials``, corrections
-applied) and ``recovered_kg`` the element mass of the recovered lines of those same
-items (``ledger.materials`` wrote it on each line of a known compound), so ``rate``
-compares like with like; what items without declared content yielded is
-``recovered_undeclared_kg``. ``declared_share`` is the share of the recycler's input
-mass in the period that came from items whose content was declared. The period is
-the calendar year the recycling happened in.
+rate, declared_share, targets}`` (and ``row_key``: the entries behind a row are
+listed apart). ``input_kg`` is the element content the recycled items declared at
+registration (``attributes.materials``, corrections applied) and ``recovered_kg``
+the element mass of the recovered lines of those same items (``ledger.materials``
+wrote it on each line of a known compound), so ``rate`` compares like with like;
+what items without declared content yielded is ``recovered_undeclared_kg``.
+``declared_share`` is the share of the recycler's input mass in the period that
+came from items whose content was declared. The period is the calendar year the
+recycling happened in.
 
 Targets, each row checked against every regime for its element (``in_force`` says
 whether it applied by the end of the period):
@@ -23,15 +24,16 @@ whether it applied by the end of the period):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ledger.events import ELEMENT_KEYS
-from ledger.reports.history import History, decimal_text, event_day
+from ledger.reports.history import Cells, Context, Part, Trail, decimal_text, event_day, key_text
 
-__all__ = ["TARGETS", "Target", "element_masses", "recovery"]
+__all__ = ["TARGETS", "Target", "element_masses", "recovery_parts", "recovery_rows"]
 
 _ZERO = Decimal(0)
 
@@ -71,44 +73,43 @@ TARGETS: dict[str, tuple[Target, ...]] = {
 }
 
 
-@dataclass
-class _Tally:
-    input_total: Decimal = _ZERO
-    input_declared: Decimal = _ZERO
-    content: dict[str, Decimal] = field(default_factory=dict)
-    recovered: dict[str, Decimal] = field(default_factory=dict)
-    undeclared: dict[str, Decimal] = field(default_factory=dict)
-    entries: set[int] = field(default_factory=set)
+def recovery_parts(trail: Trail, _ctx: Context) -> list[Part]:
+    """The item's recyclings, summed per (recycler, year): input, declared content,
+    recovered element mass."""
+    declared = trail.registered().get("attributes", {}).get("materials")
+    sums: dict[tuple[str, str], dict[str, Decimal]] = {}
+    seqs: dict[tuple[str, str], set[int]] = {}
+    for entry in trail.of_type("recycled"):
+        data = trail.data[entry.seq]
+        key = (entry.actor, str(event_day(entry, data).year))
+        tally = sums.setdefault(key, {})
+        seqs.setdefault(key, set()).add(entry.seq)
+        input_kg = Decimal(str(data.get("input_mass_kg", "0")))
+        _add(tally, "input_total", input_kg)
+        found = element_masses(data.get("recovered", []))
+        if isinstance(declared, dict):
+            _add(tally, "input_declared", input_kg)
+            seqs[key].add(trail.of_type("registered")[0].seq)
+            for element in ELEMENT_KEYS:
+                _add(tally, f"content:{element}", Decimal(str(declared.get(element, "0"))))
+                _add(tally, f"recovered:{element}", found.get(element, _ZERO))
+        else:
+            for element, got in found.items():
+                _add(tally, f"undeclared:{element}", got)
+    return [Part("recovery", key, tuple(sorted(seqs[key])), sums[key]) for key in sorted(sums)]
 
 
-def recovery(history: History) -> list[dict[str, Any]]:
+def recovery_rows(cells: Cells) -> list[dict[str, Any]]:
     """One row per recycler, year and element recovered or declared."""
-    tallies: dict[tuple[str, int], _Tally] = {}
-    for trail in history.trails.values():
-        declared = trail.registered().get("attributes", {}).get("materials")
-        for entry in trail.of_type("recycled"):
-            data = trail.data[entry.seq]
-            tally = tallies.setdefault((entry.actor, event_day(entry, data).year), _Tally())
-            tally.entries.add(entry.seq)
-            input_kg = Decimal(str(data.get("input_mass_kg", "0")))
-            tally.input_total += input_kg
-            found = element_masses(data.get("recovered", []))
-            if isinstance(declared, dict):
-                tally.input_declared += input_kg
-                tally.entries.add(trail.of_type("registered")[0].seq)
-                for element in ELEMENT_KEYS:
-                    content = Decimal(str(declared.get(element, "0")))
-                    tally.content[element] = tally.content.get(element, _ZERO) + content
-                    got = found.get(element, _ZERO)
-                    tally.recovered[element] = tally.recovered.get(element, _ZERO) + got
-            else:
-                for element, got in found.items():
-                    tally.undeclared[element] = tally.undeclared.get(element, _ZERO) + got
     rows = []
-    for (recycler, year), tally in sorted(tallies.items()):
+    for (recycler, year), sums in sorted(cells.items()):
         for element in ELEMENT_KEYS:
-            rows.extend(_row(recycler, year, element, tally))
+            rows.extend(_row(recycler, int(year), element, sums))
     return rows
+
+
+def _add(tally: dict[str, Decimal], name: str, value: Decimal) -> None:
+    tally[name] = tally.get(name, _ZERO) + value
 
 
 def element_masses(lines: Any) -> dict[str, Decimal]:
@@ -120,14 +121,17 @@ def element_masses(lines: Any) -> dict[str, Decimal]:
     return out
 
 
-def _row(recycler: str, year: int, element: str, tally: _Tally) -> list[dict[str, Any]]:
-    content = tally.content.get(element, _ZERO)
-    recovered = tally.recovered.get(element, _ZERO)
-    undeclared = tally.undeclared.get(element, _ZERO)
+def _row(
+    recycler: str, year: int, element: str, sums: Mapping[str, Decimal]
+) -> list[dict[str, Any]]:
+    content = sums.get(f"content:{element}", _ZERO)
+    recovered = sums.get(f"recovered:{element}", _ZERO)
+    undeclared = sums.get(f"undeclared:{element}", _ZERO)
     if not (content or recovered or undeclared):
         return []
     rate = None if not content else recovered * 100 / content
-    share = None if not tally.input_total else tally.input_declared / tally.input_total
+    total, declared = sums.get("input_total", _ZERO), sums.get("input_declared", _ZERO)
+    share = None if not total else declared / total
     end = date(year, 12, 31)
     return [
         {
@@ -149,6 +153,6 @@ def _row(recycler: str, year: int, element: str, tally: _Tally) -> list[dict[str
                 }
                 for target in TARGETS[element]
             ],
-            "entries": sorted(tally.entries),
+            "row_key": key_text((recycler, str(year))),
         }
     ]

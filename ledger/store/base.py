@@ -10,7 +10,8 @@ Two parts, kept apart on purpose:
 * **the projection** (``ProjectionReader``, ``ProjectionWriter``): what can be
   recomputed from the log or lives beside it: items, orgs, API keys,
   checkpoints, witnesses and their cosignatures, idempotent answers, passport
-  sessions, manufacturer code bindings.
+  sessions, manufacturer code bindings, the scans that named a site and the
+  cloned labels they revealed (``ledger.site_scans``).
 
 A ``Store`` hands out a ``Reader`` (one consistent view), a ``lookup`` (a few
 independent reads, no transaction needed) and a ``Writer`` (the one write
@@ -23,23 +24,28 @@ Stores raise only ``LedgerError``s (``StoreUnavailableError``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from hashing import NodeId, TileId
 from ledger.chain import Entry, StoredEntry
 from ledger.lifecycle import Item, MakerBinding
 from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
+from ledger.site_scans import CloneFinding, SiteScan
 from ledger.store.query import ItemQuery, PageKey
 
 __all__ = [
+    "CellKey",
     "CodeKey",
     "LogReader",
     "LogWriter",
     "ProjectionReader",
     "ProjectionWriter",
     "Reader",
+    "ReportMember",
+    "ReportTables",
     "Store",
     "Writer",
 ]
@@ -196,6 +202,10 @@ class ProjectionReader(Protocol):
         """Every manufacturer code binding, by code."""
         ...
 
+    def clone_findings(self) -> list[CloneFinding]:
+        """Every cloned-label finding (``ledger.site_scans``), in the order they were made."""
+        ...
+
 
 class ProjectionWriter(ProjectionReader, Protocol):
     """Writes of what sits beside the log (in the transaction of the entries)."""
@@ -269,6 +279,72 @@ class Writer(LogWriter, ProjectionWriter, Protocol):
         ...
 
 
+CellKey = tuple[str, str, str]
+"""(scope, report, key): one row's sums as one org (or ``*``, everyone) sees them."""
+
+
+@dataclass(frozen=True)
+class ReportMember:
+    """One item's part in one report row: the seqs it rests on, its measures and
+    the orgs (besides regulators) that may see it."""
+
+    item: str
+    report: str
+    key: str
+    seqs: tuple[int, ...]
+    measures: Mapping[str, Any]
+    viewers: tuple[str, ...]
+
+
+class ReportTables(Reader, Protocol):
+    """The aggregate tables in one transaction, beside the log and projection."""
+
+    def report_mark(self) -> int:
+        """How many entries of the log the aggregates cover."""
+        ...
+
+    def set_report_mark(self, upto: int) -> None: ...
+
+    def clear_reports(self) -> None:
+        """Drop every part and sum, and the mark back to 0."""
+        ...
+
+    def members_of(self, items: Sequence[str]) -> list[ReportMember]:
+        """Every part of these items, in any report."""
+        ...
+
+    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
+        """Drop every part of ``items`` and keep ``members`` instead."""
+        ...
+
+    def row_members(
+        self, report: str, key: str | None = None, up_to: str | None = None
+    ) -> list[ReportMember]:
+        """The parts of one row (``key``), of every row (neither), or of the rows
+        whose key sorts at or below ``up_to``."""
+        ...
+
+    def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:
+        """Every row of ``report`` as ``scope`` sees it: key to sums."""
+        ...
+
+    def cells_at(self, keys: Sequence[CellKey]) -> dict[CellKey, dict[str, str]]:
+        """The sums kept at these keys (missing keys: none kept)."""
+        ...
+
+    def write_cells(self, cells: Mapping[CellKey, Mapping[str, str] | None]) -> None:
+        """Keep these sums (``None``: drop the row)."""
+        ...
+
+    def items_from(self, origins: Sequence[str]) -> list[str]:
+        """The items whose ``origin`` is one of ``origins``."""
+        ...
+
+    def entries_of(self, items: Sequence[str]) -> dict[str, list[Any]]:
+        """Every entry of these items (``StoredEntry``), in seq order, by item."""
+        ...
+
+
 class Store(Protocol):
     """Where the log and its projection live."""
 
@@ -283,8 +359,23 @@ class Store(Protocol):
         kept on an exception."""
         ...
 
+    def record_site_scan(self, scan: SiteScan, since: str) -> CloneFinding | None:
+        """Keep ``scan`` and, when the item's latest scan at another site is no
+        earlier than ``since``, the finding of the two (that scan, then this one).
+
+        A short transaction of its own, not the writer's (a scan is no log entry),
+        durable when this returns; scans of one item are kept one at a time, so
+        each sees the one before it.
+        """
+        ...
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (nothing to do in memory)."""
+        ...
+
+    def reports(self, *, write: bool = False) -> AbstractContextManager[ReportTables]:
+        """The report aggregates in one transaction (``ReportTables``); ``write``:
+        holding their own lock, never the chain's."""
         ...
 
     def ping(self) -> None:

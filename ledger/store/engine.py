@@ -27,6 +27,9 @@ WRITE_OPTION = "retrace_write"
 # Key of the PostgreSQL advisory lock that serializes appends (any constant
 # works as long as every writer uses the same one): "RTRC" in ASCII.
 CHAIN_LOCK_KEY = 0x52545243
+# Key of the advisory lock that serializes refreshes of the report aggregates
+# (``ledger.store.sql_reports``): "RTRR".
+REPORT_LOCK_KEY = 0x52545252
 
 
 def normalize_url(url: str) -> str:

@@ -30,8 +30,10 @@ from ledger.codes import code_scope
 from ledger.errors import ConcurrentAppendError, DuplicateError
 from ledger.lifecycle import Item, MakerBinding
 from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
+from ledger.site_scans import CloneFinding, SiteScan
 from ledger.store import memory_queries
 from ledger.store.base import CodeKey
+from ledger.store.memory_reports import MemoryReports, ReportState
 from ledger.store.query import ItemQuery, PageKey
 
 __all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
@@ -60,6 +62,8 @@ class _State:
     cosignatures: dict[tuple[int, str], str] = field(default_factory=dict)
     sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # id hash: (key, end)
     makers: dict[str, MakerBinding] = field(default_factory=dict)
+    site_scans: list[SiteScan] = field(default_factory=list)
+    clone_findings: list[CloneFinding] = field(default_factory=list)
 
     def copy(self) -> _State:
         # Values are frozen records; copying the containers is enough.
@@ -249,6 +253,9 @@ class MemoryReader:
     def makers(self) -> list[MakerBinding]:
         return [self._s.makers[code] for code in sorted(self._s.makers)]
 
+    def clone_findings(self) -> list[CloneFinding]:
+        return list(self._s.clone_findings)
+
 
 class MemoryWriter(MemoryReader):
     """Writes to the working copy of one write transaction."""
@@ -371,12 +378,32 @@ class MemoryWriter(MemoryReader):
         self._s.cosignatures[(size, witness)] = line
 
 
+class MemoryReportTables(MemoryReader, MemoryReports):
+    """The report aggregates beside one snapshot of the log and projection."""
+
+    def __init__(self, state: _State, reports: ReportState) -> None:
+        super().__init__(state)
+        self._r = reports
+
+
 class MemoryStore:
     """A store in this process's memory; gone when the process ends."""
 
     def __init__(self) -> None:
         self._state = _State()
         self._write = threading.Lock()
+        self._reports = ReportState()
+        self._report_write = threading.Lock()
+
+    @contextmanager
+    def reports(self, *, write: bool = False) -> Iterator[MemoryReportTables]:
+        if not write:
+            yield MemoryReportTables(self._state, self._reports)
+            return
+        with self._report_write:
+            working = self._reports.copy()
+            yield MemoryReportTables(self._state, working)
+            self._reports = working
 
     @contextmanager
     def reader(self) -> Iterator[MemoryReader]:
@@ -393,6 +420,23 @@ class MemoryStore:
             working = self._state.copy()
             yield MemoryWriter(working)
             self._state = working
+
+    def record_site_scan(self, scan: SiteScan, since: str) -> CloneFinding | None:
+        with self._write:
+            working = self._state.copy()
+            elsewhere = [
+                s
+                for s in working.site_scans
+                if s.item == scan.item and s.at >= since and s.site != scan.site
+            ]
+            # The latest; among equal times, the last kept (as the SQL store's id order).
+            before = max(reversed(elsewhere), key=lambda s: s.at, default=None)
+            working.site_scans.append(scan)
+            finding = None if before is None else CloneFinding(scan.item, before, scan)
+            if finding is not None:
+                working.clone_findings.append(finding)
+            self._state = working
+        return finding
 
     def migrate(self) -> None:
         """Nothing to migrate: the state is made in the current shape."""

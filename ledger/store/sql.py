@@ -4,8 +4,9 @@ Owns the transactions (the write one holds the chain head across processes),
 the schema migrations, and the translation of database exceptions into ledger
 errors (``raise ... from exc``). The statements are ``sql_log``'s (entries and
 tree nodes), ``sql_sessions``'s (passport sessions), ``sql_makers``'s
-(manufacturer codes), ``sql_queries``'s (item queries) and ``sql_projection``'s
-(everything else). It knows nothing of
+(manufacturer codes), ``sql_queries``'s (item queries), ``sql_scans``'s (scans
+that name a site, kept in short transactions of their own) and
+``sql_projection``'s (everything else). It knows nothing of
 lifecycle rules: the ledger decides what to append; this appends it
 atomically or not at all. Satisfies ``ledger.store.base.Store``.
 """
@@ -28,6 +29,7 @@ from ledger.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from ledger.site_scans import CloneFinding, SiteScan
 from ledger.store.engine import (
     CHAIN_LOCK_KEY,
     WRITE_OPTION,
@@ -40,6 +42,8 @@ from ledger.store.sql_log import LogAppends, LogRows
 from ledger.store.sql_makers import MakerRows, MakerWrites
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
 from ledger.store.sql_queries import QueryRows
+from ledger.store.sql_reports import ReportRows, report_transaction
+from ledger.store.sql_scans import ScanRows, keep_site_scan
 from ledger.store.sql_sessions import SessionRows, SessionWrites
 from ledger.store.sql_together import Held, statement
 
@@ -52,14 +56,18 @@ _LOCK_AND_HEAD = (
 )
 
 
-class SqlReader(LogRows, ProjectionRows, SessionRows, MakerRows, QueryRows):
+class SqlReader(LogRows, ProjectionRows, SessionRows, MakerRows, QueryRows, ScanRows):
     """Reads on one connection (inside one transaction, or none for a lookup)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
 
-class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites, QueryRows):
+class SqlReportTables(SqlReader, ReportRows):
+    """The report aggregates and the log beside them, in one transaction."""
+
+
+class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites, QueryRows, ScanRows):
     """Writes inside the transaction that holds the chain head."""
 
     def __init__(self, conn: Connection) -> None:
@@ -213,6 +221,25 @@ class SqlStore:
                 yield writer
             # Committed: the nodes this transaction made may now be remembered.
             self.memo.add(writer.made)
+
+    def record_site_scan(self, scan: SiteScan, since: str) -> CloneFinding | None:
+        """Keep a scan and its finding (``sql_scans``) in a transaction of their own.
+
+        Not the writer's: no chain lock is taken, so a scan never waits for
+        appends on PostgreSQL (SQLite has one write lock, held for a moment).
+        """
+        with self._guard(), self.engine.connect() as conn:
+            # On SQLite: BEGIN IMMEDIATE, so the read sees every scan kept before.
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                return keep_site_scan(conn, scan, since)
+
+    @contextmanager
+    def reports(self, *, write: bool = False) -> Iterator[SqlReportTables]:
+        """The report aggregates in one transaction (``ledger.store.base.ReportTables``);
+        ``write``: holding their lock, never the chain's."""
+        with self._guard(), report_transaction(self.engine, write=write) as conn:
+            yield SqlReportTables(conn)
 
     def ping(self) -> None:
         with self._guard(), self.engine.connect() as conn:

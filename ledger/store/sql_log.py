@@ -64,6 +64,14 @@ def _stored(row: Any) -> StoredEntry:
     return StoredEntry(row.seq, row.hash, bytes(row.body), row.item, row.type, row.actor)
 
 
+def entry_rows_of_items(conn: Connection, items: Sequence[str]) -> list[StoredEntry]:
+    """Every entry of these items, in seq order (one probe of the item index each)."""
+    rows = conn.execute(
+        sa.select(_entries).where(_entries.c.item.in_(list(items))).order_by(_entries.c.seq)
+    )
+    return [_stored(r) for r in rows]
+
+
 class LogRows:
     """Reads of the log on one connection."""
 

@@ -11,11 +11,21 @@ the format of the kept result, ``ledger.idempotency.ANSWER_FORMAT``).
 of its id) to the API key it was opened with, until it expires.
 ``maker_codes`` mirrors the ``maker_bound`` entries of the log: each GB/T 34014
 manufacturer code and the OEM org it is bound to.
+``site_scans`` keeps the scans that named a site and ``clone_findings`` the
+cloned labels they revealed (``ledger.site_scans``); neither comes from the log.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -167,3 +177,40 @@ class MakerCodeRow(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=3)
     org_id: str = Field(max_length=40, index=True)
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# BIGINT on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY.
+_SERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class SiteScanRow(SQLModel, table=True):
+    """A scan that named a site and resolved to ``item``: who scanned it where, when."""
+
+    __tablename__ = "site_scans"
+    # A new scan reads the item's latest scan: one index range.
+    __table_args__ = (Index("ix_site_scans_item_at", "item", "at"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_SERIAL, primary_key=True, autoincrement=True)
+    )
+    item: str = Field(max_length=40)
+    site: str = Field(max_length=200)
+    org_id: str = Field(max_length=40)
+    at: str = Field(max_length=32)
+
+
+class CloneFindingRow(SQLModel, table=True):
+    """Two scans of one item at two sites within the cloned-label window (a, then b)."""
+
+    __tablename__ = "clone_findings"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_SERIAL, primary_key=True, autoincrement=True)
+    )
+    item: str = Field(max_length=40, index=True)
+    site_a: str = Field(max_length=200)
+    org_a: str = Field(max_length=40)
+    at_a: str = Field(max_length=32)
+    site_b: str = Field(max_length=200)
+    org_b: str = Field(max_length=40)
+    at_b: str = Field(max_length=32)

@@ -196,6 +196,20 @@ def _get(world: World, name: str, org: Org, csv: bool = False, table: str = "row
     return answer.text if csv else answer.json()
 
 
+def _with_entries(world: World, org: Org, rows: list[Row]) -> list[Row]:
+    """Rows of sums with the entries their ``entries_url`` lists, as the model has them."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        if "entries_url" in row:
+            answer = world.client.get(row.pop("entries_url"), headers=org.headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["row"] == row.pop("row_key")
+            row["entries"] = answer.json()["entries"]
+        out.append(row)
+    return out
+
+
 def _sorted(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: repr(sorted(row.items())))
 
@@ -217,10 +231,10 @@ def _anomalies(model: Model, org_id: str) -> list[Row]:
 def _check(world: World, model: Model, org: Org) -> None:
     got = _get(world, "inventory", org)
     rows, monthly = model.inventory(org.id)
-    assert _sorted(got["rows"]) == _sorted(rows)
-    assert _sorted(got["monthly"]) == _sorted(monthly)
+    assert _sorted(_with_entries(world, org, got["rows"])) == _sorted(rows)
+    assert _sorted(_with_entries(world, org, got["monthly"])) == _sorted(monthly)
 
-    got = _get(world, "recovery", org)["rows"]
+    got = _with_entries(world, org, _get(world, "recovery", org)["rows"])
     fields = ("input_kg", "recovered_kg", "recovered_undeclared_kg", "rate", "declared_share")
     served = []
     for row in got:
@@ -233,14 +247,14 @@ def _check(world: World, model: Model, org: Org) -> None:
     today = china_day(body["generated_at"])
     assert _sorted(body["rows"]) == _sorted(model.deadlines(org.id, today, 90, 365, 15))
 
-    got = _get(world, "second-life", org)["rows"]
+    got = _with_entries(world, org, _get(world, "second-life", org)["rows"])
     for row in got:
         for outcome in ("repurposed", "recycled"):
             share = Decimal(row.pop(f"{outcome}_share"))
             assert share == (Decimal(row[outcome]) / row["assessed"]).quantize(Decimal("0.0001"))
     assert _sorted(got) == _sorted(model.second_life(org.id))
 
-    got = _get(world, "flows", org)["rows"]
+    got = _with_entries(world, org, _get(world, "flows", org)["rows"])
     assert all(row.pop("mass_unknown") == 0 for row in got)
     assert _sorted([decimals(r, "mass_kg") for r in got]) == _sorted(model.flows(org.id))
 

@@ -1,0 +1,94 @@
+"""The report aggregates held in memory, for ``ledger.store.memory``.
+
+Owns the in-memory twin of ``ledger.store.sql_reports``: a mark, each item's
+parts and each row's sums, changed on a copy and swapped in when the
+transaction ends without an exception, one writer at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.chain import StoredEntry
+from ledger.store.base import CellKey, ReportMember
+
+__all__ = ["MemoryReports", "ReportState"]
+
+
+@dataclass
+class ReportState:
+    """The aggregates: entries covered, parts by item, sums by cell."""
+
+    mark: int = 0
+    members: dict[str, list[ReportMember]] = field(default_factory=dict)
+    cells: dict[CellKey, dict[str, str]] = field(default_factory=dict)
+
+    def copy(self) -> ReportState:
+        return ReportState(self.mark, copy.copy(self.members), copy.copy(self.cells))
+
+
+class MemoryReports:
+    """The aggregate methods of ``ReportTables`` over one ``ReportState``; the log
+    and projection reads come from the reader this is mixed into."""
+
+    _r: ReportState
+    _s: Any  # the snapshot of ``ledger.store.memory`` (its ``items`` and ``entries``)
+
+    def items_from(self, origins: Sequence[str]) -> list[str]:
+        wanted = set(origins)
+        return sorted(i.id for i in self._s.items.values() if i.origin in wanted)
+
+    def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        wanted = set(items)
+        found: dict[str, list[StoredEntry]] = {}
+        for stored in self._s.entries:
+            if stored.item in wanted:
+                found.setdefault(stored.item, []).append(stored)
+        return found
+
+    def report_mark(self) -> int:
+        return self._r.mark
+
+    def set_report_mark(self, upto: int) -> None:
+        self._r.mark = upto
+
+    def clear_reports(self) -> None:
+        self._r.mark, self._r.members, self._r.cells = 0, {}, {}
+
+    def members_of(self, items: Sequence[str]) -> list[ReportMember]:
+        return [m for item in sorted(set(items)) for m in self._r.members.get(item, [])]
+
+    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
+        for item in items:
+            self._r.members.pop(item, None)
+        for member in members:
+            self._r.members.setdefault(member.item, []).append(member)
+
+    def row_members(
+        self, report: str, key: str | None = None, up_to: str | None = None
+    ) -> list[ReportMember]:
+        found = [
+            m
+            for parts in self._r.members.values()
+            for m in parts
+            if m.report == report
+            and (key is None or m.key == key)
+            and (up_to is None or m.key <= up_to)
+        ]
+        return sorted(found, key=lambda m: (m.key, m.item))
+
+    def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:
+        return {k: dict(v) for (s, r, k), v in self._r.cells.items() if s == scope and r == report}
+
+    def cells_at(self, keys: Sequence[CellKey]) -> dict[CellKey, dict[str, str]]:
+        return {key: dict(self._r.cells[key]) for key in keys if key in self._r.cells}
+
+    def write_cells(self, cells: Mapping[CellKey, Mapping[str, str] | None]) -> None:
+        for key, sums in cells.items():
+            if sums is None:
+                self._r.cells.pop(key, None)
+            else:
+                self._r.cells[key] = dict(sums)

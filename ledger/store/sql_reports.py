@@ -1,0 +1,188 @@
+"""The report aggregates on SQLite and PostgreSQL (``ledger.store.base.ReportTables``).
+
+Owns the statements over ``report_marks``, ``report_members`` and
+``report_cells`` and the transaction a refresh writes in: on PostgreSQL it
+holds an advisory lock of its own (not the chain lock, so appends go on), on
+SQLite the write lock for the few milliseconds of one slice. Measures and keys
+are JSON text; a row's sums are rewritten whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from ledger.chain import StoredEntry
+from ledger.store.base import CellKey, ReportMember
+from ledger.store.engine import REPORT_LOCK_KEY, WRITE_OPTION
+from ledger.store.sql_log import entry_rows_of_items
+from ledger.store.tables_reports import ReportCellRow, ReportMarkRow, ReportMemberRow
+
+__all__ = ["ReportRows", "report_transaction"]
+
+_marks = ReportMarkRow.__table__  # type: ignore[attr-defined]
+_members = ReportMemberRow.__table__  # type: ignore[attr-defined]
+_cells = ReportCellRow.__table__  # type: ignore[attr-defined]
+_MARK = "reports"
+_CHUNK = 500
+
+
+def _text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _member(row: Any) -> ReportMember:
+    return ReportMember(
+        item=row.item,
+        report=row.report,
+        key=row.key,
+        seqs=tuple(orjson.loads(row.seqs)),
+        measures=orjson.loads(row.measures),
+        viewers=tuple(orjson.loads(row.viewers)),
+    )
+
+
+class ReportRows:
+    """The aggregate tables' reads and writes on ``self.conn``."""
+
+    conn: Connection
+
+    def report_mark(self) -> int:
+        upto = self.conn.execute(sa.select(_marks.c.upto).where(_marks.c.name == _MARK)).scalar()
+        return int(upto or 0)
+
+    def set_report_mark(self, upto: int) -> None:
+        done = self.conn.execute(sa.update(_marks).where(_marks.c.name == _MARK).values(upto=upto))
+        if not done.rowcount:
+            self.conn.execute(sa.insert(_marks).values(name=_MARK, upto=upto))
+
+    def clear_reports(self) -> None:
+        self.conn.execute(sa.delete(_members))
+        self.conn.execute(sa.delete(_cells))
+        self.set_report_mark(0)
+
+    def members_of(self, items: Sequence[str]) -> list[ReportMember]:
+        found: list[ReportMember] = []
+        wanted = sorted(set(items))
+        for start in range(0, len(wanted), _CHUNK):
+            rows = self.conn.execute(
+                sa.select(_members).where(_members.c.item.in_(wanted[start : start + _CHUNK]))
+            )
+            found.extend(_member(r) for r in rows)
+        return found
+
+    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
+        wanted = sorted(set(items))
+        for start in range(0, len(wanted), _CHUNK):
+            self.conn.execute(
+                sa.delete(_members).where(_members.c.item.in_(wanted[start : start + _CHUNK]))
+            )
+        if members:
+            self.conn.execute(
+                sa.insert(_members),
+                [
+                    {
+                        "item": m.item,
+                        "report": m.report,
+                        "key": m.key,
+                        "seqs": _text(list(m.seqs)),
+                        "measures": _text(dict(m.measures)),
+                        "viewers": _text(list(m.viewers)),
+                    }
+                    for m in members
+                ],
+            )
+
+    def row_members(
+        self, report: str, key: str | None = None, up_to: str | None = None
+    ) -> list[ReportMember]:
+        query = sa.select(_members).where(_members.c.report == report)
+        if key is not None:
+            query = query.where(_members.c.key == key)
+        if up_to is not None:
+            query = query.where(_members.c.key <= up_to)
+        return [_member(r) for r in self.conn.execute(query.order_by(_members.c.key))]
+
+    def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:
+        rows = self.conn.execute(
+            sa.select(_cells.c.key, _cells.c.measures).where(
+                _cells.c.scope == scope, _cells.c.report == report
+            )
+        )
+        return {r.key: orjson.loads(r.measures) for r in rows}
+
+    def cells_at(self, keys: Sequence[CellKey]) -> dict[CellKey, dict[str, str]]:
+        found: dict[CellKey, dict[str, str]] = {}
+        by_scope: dict[tuple[str, str], list[str]] = {}
+        for scope, report, key in keys:
+            by_scope.setdefault((scope, report), []).append(key)
+        for (scope, report), wanted in by_scope.items():
+            for start in range(0, len(wanted), _CHUNK):
+                rows = self.conn.execute(
+                    sa.select(_cells.c.key, _cells.c.measures).where(
+                        _cells.c.scope == scope,
+                        _cells.c.report == report,
+                        _cells.c.key.in_(wanted[start : start + _CHUNK]),
+                    )
+                )
+                found.update(((scope, report, r.key), orjson.loads(r.measures)) for r in rows)
+        return found
+
+    def write_cells(self, cells: Mapping[CellKey, Mapping[str, str] | None]) -> None:
+        if not cells:
+            return
+        where = sa.and_(
+            _cells.c.scope == sa.bindparam("s"),
+            _cells.c.report == sa.bindparam("r"),
+            _cells.c.key == sa.bindparam("k"),
+        )
+        self.conn.execute(
+            sa.delete(_cells).where(where), [{"s": s, "r": r, "k": k} for s, r, k in cells]
+        )
+        kept = [
+            {"scope": s, "report": r, "key": k, "measures": _text(dict(sums))}
+            for (s, r, k), sums in cells.items()
+            if sums is not None
+        ]
+        if kept:
+            self.conn.execute(sa.insert(_cells), kept)
+
+    def items_from(self, origins: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        wanted = sorted(set(origins))
+        for start in range(0, len(wanted), _CHUNK):
+            found.extend(
+                self.conn.execute(
+                    sa.text("SELECT id FROM items WHERE origin IN :ids").bindparams(
+                        sa.bindparam("ids", expanding=True)
+                    ),
+                    {"ids": wanted[start : start + _CHUNK]},
+                ).scalars()
+            )
+        return found
+
+    def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        found: dict[str, list[StoredEntry]] = {}
+        wanted = sorted(set(items))
+        for start in range(0, len(wanted), _CHUNK):
+            for stored in entry_rows_of_items(self.conn, wanted[start : start + _CHUNK]):
+                if stored.item is not None:
+                    found.setdefault(stored.item, []).append(stored)
+        return found
+
+
+@contextmanager
+def report_transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction for the aggregates; ``write``: holding their lock."""
+    with engine.connect() as conn:
+        if write:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            if write and conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({REPORT_LOCK_KEY})"))
+            yield conn
