@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.routing import NoMatchFound
 
 from api.deps import LedgerDep
 from ledger import reads
@@ -44,7 +45,10 @@ def index(request: Request, ledger: LedgerDep) -> Any:
     # Public page: orgs by name, role and region (their ids are for regulators).
     orgs = sorted(seen.orgs.values(), key=lambda o: (_ROLE_ORDER.get(o.role, 9), o.name))
     anchors = {org.id: f"org-{number}" for number, org in enumerate(orgs, 1)}
-    paths = {getattr(route, "path", None) for route in request.app.routes}
+    try:  # by name: included routers may sit below the app's top-level routes
+        audit = request.app.url_path_for("audit_page") == "/audit"
+    except NoMatchFound:
+        audit = "/audit" in {getattr(route, "path", None) for route in request.app.routes}
     return request.app.state.templates.TemplateResponse(
         request,
         "index.html",
@@ -61,6 +65,6 @@ def index(request: Request, ledger: LedgerDep) -> Any:
             "anchors": anchors,
             "orgs": orgs,
             "items": sum(counts.values()),
-            "audit": "/audit" in paths,
+            "audit": audit,
         },
     )
