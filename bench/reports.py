@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,24 @@ from _harness import scratch_database
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger import items, orgs, queries
+from ledger.codes import make_battery_code
 from ledger.commit import Tx
 from ledger.lifecycle import Role
+from ledger.makers import bind_maker
 from ledger.records import OrgRecord
 from ledger.reports import REPORTS, build_report, refresh
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 
-KINDS = ("pv_module", "wind_blade")
+KINDS = ("pv_module", "wind_blade", "battery_pack")
+MAKER = "BNC"  # the manufacturer code of the batteries, bound to the OEM
+# Declared element content of a pack (kg) and what recycling one recovers: lithium
+# carbonate (30 kg: 5.64 kg of lithium, 94% of the 6 declared) and copper.
+CONTENT = {"li": "6", "co": "5", "ni": "20", "mn": "4", "cu": "15"}
+RECOVERED = [
+    {"material": "lithium carbonate", "mass_kg": "30"},
+    {"material": "copper", "mass_kg": "14.5"},
+]
 GOAL_REPORT_MS = 200.0
 GOAL_QUERY_P99_MS = 20.0
 
@@ -56,22 +66,29 @@ def _org(ledger: Ledger, actor: OrgRecord | None, name: str, role: Role, region:
     return ledger.write(create).org
 
 
+def _registration(n: int) -> dict[str, Any]:
+    kind = KINDS[n % 3]
+    if kind != "battery_pack":
+        return {"kind": kind, "code": f"SN-{n:09d}", "attributes": {"mass_kg": "20"}}
+    code = make_battery_code(MAKER, "P", "B", "01", "A1B2C3D", date(2021, 3, 4), n + 1)
+    return {"kind": kind, "code": code, "attributes": {"mass_kg": "400", "materials": CONTENT}}
+
+
 def _events(n: int, item: str, recycler: str) -> list[tuple[str, dict[str, Any]]]:
     """The life of item number ``n`` after its registration: 1 to 6 events."""
+    battery = KINDS[n % 3] == "battery_pack"
+    mass = "400" if battery else "19.5"
+    recovered = RECOVERED if battery else [{"material": "glass", "mass_kg": "12.1"}]
     life: list[tuple[str, dict[str, Any]]] = [("installed", {"site": f"farm-{n % 97}"})]
     steps: list[tuple[int, str, dict[str, Any]]] = [
         (8, "retired", {"reason": "end of life"}),
         (7, "transferred", {"to_org": recycler}),
-        (6, "collected", {"site": "dock", "mass_kg": "19.5"}),
+        (6, "collected", {"site": "dock", "mass_kg": mass}),
         (4, "assessed", {"soh_pct": str(40 + n % 50), "grade": "recycle"}),
         (
             3,
             "recycled",
-            {
-                "input_mass_kg": "19.5",
-                "process": "mechanical",
-                "recovered": [{"material": "glass", "mass_kg": "12.1"}],
-            },
+            {"input_mass_kg": mass, "process": "hydrometallurgy", "recovered": recovered},
         ),
     ]
     life += [(t, d) for below, t, d in steps if n % 10 < below]
@@ -89,13 +106,11 @@ def _fill(ledger: Ledger, count: int, bar: Progress) -> dict[str, OrgRecord]:
         )
     }
     oem, recycler = cast["oem"], cast["recycler"]
+    ledger.write(lambda tx: bind_maker(tx, admin, {"code": MAKER, "org": oem.id}))
     task = bar.add_task("items through their lives", total=count)
     for start in range(0, count, 1000):
         numbers = range(start, min(count, start + 1000))
-        lines = [
-            {"kind": KINDS[n % 2], "code": f"SN-{n:09d}", "attributes": {"mass_kg": "20"}}
-            for n in numbers
-        ]
+        lines = [_registration(n) for n in numbers]
 
         def register(tx: Tx, lines: list[dict[str, Any]] = lines) -> items.Registered:
             return items.register_many(tx, oem, lines)
@@ -195,10 +210,11 @@ def main() -> None:
             "regulator, no filter": (cast["reg"], queries.ItemFilters()),
             "regulator, kind+state": (
                 cast["reg"],
-                queries.ItemFilters(kind="wind_blade", state="recycled"),
+                queries.ItemFilters(kind="battery_pack", state="recycled"),
             ),
             "recycler, held or holds": (cast["recycler"], queries.ItemFilters()),
-            "regulator, code_prefix": (cast["reg"], queries.ItemFilters(code_prefix="SN-0001")),
+            "regulator, state": (cast["reg"], queries.ItemFilters(state="assessed")),
+            "oem, holder=recycler": (cast["oem"], queries.ItemFilters(holder=cast["recycler"].id)),
         }
         for name, (caller, f) in cases.items():
             took = _page_times(ledger, caller, f, args.query_repeat)

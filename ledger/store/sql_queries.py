@@ -2,8 +2,9 @@
 
 Owns the statement behind ``ProjectionReader.query_items`` and the children of a
 page of items. Pages follow the ``(created_seq, id)`` order of
-``ledger.store.query`` along the ``ix_items_created`` index; "held" is read from
-the log itself: the actor of a ``transferred`` entry held the item until then.
+``ledger.store.query`` along the ``ix_items_created`` index (or the index of the
+filtered column, ``(column, created_seq, id)``); an org's own items (made, holds
+or held) along its rows of ``item_custody``, which triggers on ``items`` keep.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from sqlalchemy import Connection
 from ledger.lifecycle import Item
 from ledger.store.query import ItemQuery, PageKey
 from ledger.store.sql_projection import _item
-from ledger.store.tables import EntryRow, ItemRow, OrgRow
+from ledger.store.tables import EntryRow, ItemCustodyRow, ItemRow, OrgRow
 
 __all__ = ["QueryRows"]
 
 _items = ItemRow.__table__  # type: ignore[attr-defined]
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _orgs = OrgRow.__table__  # type: ignore[attr-defined]
+_custody = ItemCustodyRow.__table__  # type: ignore[attr-defined]
 
 _CHILDREN_OF = sa.select(_items.c.parent, _items.c.id).where(
     _items.c.parent.in_(sa.bindparam("ids", expanding=True))
@@ -37,7 +39,9 @@ _CHILDREN_PROBED = sa.text(
 )
 
 
-def _conditions(query: ItemQuery) -> list[Any]:
+def _conditions(query: ItemQuery, order: tuple[Any, Any] | None = None) -> list[Any]:
+    """The filters and the page's start; ``order``: the two columns the page
+    follows, ``(created_seq, id)`` of the items unless given."""
     items = _items.c
     found: list[Any] = []
     for column, value in (
@@ -60,23 +64,13 @@ def _conditions(query: ItemQuery) -> list[Any]:
             found.append(last >= query.since)
         if query.until is not None:
             found.append(last < query.until)
-    if query.visible_to is not None:
-        org = query.visible_to
-        held = sa.select(_entries.c.item).where(
-            (_entries.c.actor == org) & (_entries.c.type == "transferred")
-        )
-        found.append(sa.or_(items.manufacturer == org, items.holder == org, items.id.in_(held)))
     if query.after is not None:
+        created, ident = order or (items.created_seq, items.id)
         seq, item_id = query.after
         # The first term alone is an index range on both databases; the second
         # places the page exactly (an OR alone is not used as a range by PostgreSQL).
-        found.append(items.created_seq >= seq)
-        found.append(
-            sa.or_(
-                items.created_seq > seq,
-                sa.and_(items.created_seq == seq, items.id > item_id),
-            )
-        )
+        found.append(created >= seq)
+        found.append(sa.or_(created > seq, sa.and_(created == seq, ident > item_id)))
     return found
 
 
@@ -86,13 +80,24 @@ class QueryRows:
     conn: Connection
 
     def query_items(self, query: ItemQuery) -> list[tuple[PageKey, Item]]:
-        statement = (
-            sa.select(_items)
-            .where(sa.and_(sa.true(), *_conditions(query)))
-            .order_by(_items.c.created_seq, _items.c.id)
-            .limit(query.limit)
-        )
-        return [((int(r.created_seq), r.id), _item(r)) for r in self.conn.execute(statement)]
+        if query.visible_to is None:
+            statement = (
+                sa.select(_items)
+                .where(sa.and_(sa.true(), *_conditions(query)))
+                .order_by(_items.c.created_seq, _items.c.id)
+            )
+        else:
+            # What an org made, holds or held: one range of its custody rows, in
+            # page order, whatever others hold.
+            order = (_custody.c.created_seq, _custody.c.item)
+            statement = (
+                sa.select(_items)
+                .join(_custody, _custody.c.item == _items.c.id)
+                .where(_custody.c.org == query.visible_to, *_conditions(query, order))
+                .order_by(*order)
+            )
+        rows = self.conn.execute(statement.limit(query.limit))
+        return [((int(r.created_seq), r.id), _item(r)) for r in rows]
 
     def children_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}

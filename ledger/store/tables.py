@@ -46,8 +46,12 @@ class ItemRow(SQLModel, table=True):
     __table_args__ = (
         # Code first: scans (code, some kinds) and registrations (all three) probe it.
         UniqueConstraint("code", "kind", "code_scope", name="uq_items_code_kind_scope"),
-        # The page order of item queries (``ledger.store.query``).
+        # The page order of item queries (``ledger.store.query``), alone and
+        # within the values of the filters most queries name.
         Index("ix_items_created", "created_seq", "id"),
+        Index("ix_items_state_created", "state", "created_seq", "id"),
+        Index("ix_items_holder_created", "holder", "created_seq", "id"),
+        Index("ix_items_manufacturer_created", "manufacturer", "created_seq", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -55,15 +59,25 @@ class ItemRow(SQLModel, table=True):
     code: str = Field(max_length=64)
     # "" for battery codes (unique per kind), the manufacturer for PV and blade serials.
     code_scope: str = Field(default="", max_length=40)
-    state: str = Field(max_length=16, index=True)
-    holder: str = Field(max_length=40, index=True)
-    manufacturer: str = Field(max_length=40, index=True)
+    state: str = Field(max_length=16)
+    holder: str = Field(max_length=40)
+    manufacturer: str = Field(max_length=40)
     parent: str | None = Field(default=None, max_length=40, index=True)
     origin: str | None = Field(default=None, max_length=40, index=True)
     attributes: str = Field(default="{}")
     head: str = Field(max_length=64)
     head_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ItemCustodyRow(SQLModel, table=True):
+    """An org made, holds or held the item (kept by triggers on ``items``)."""
+
+    __tablename__ = "item_custody"
+
+    org: str = Field(primary_key=True, max_length=40)
+    created_seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    item: str = Field(primary_key=True, max_length=40)
 
 
 class OrgRow(SQLModel, table=True):
