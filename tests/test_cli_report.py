@@ -99,6 +99,17 @@ def test_report_on_a_terminal_is_a_table(written: tuple[TestClient, dict[str, Or
     assert "registered" in shown
 
 
+def test_report_rebuild_folds_the_whole_log_again_to_the_same_figures(
+    written: tuple[TestClient, dict[str, Org]],
+) -> None:
+    client, orgs = written
+    served = _api(client, "inventory", orgs["regulator"])
+    rebuilt = json.loads(_cli("report", "inventory", "--json", "--rebuild"))
+    assert rebuilt["rows"] == served["rows"]
+    assert rebuilt["monthly"] == served["monthly"]
+    assert rebuilt["size"] == served["size"] > 0
+
+
 @pytest.mark.usefixtures("written")
 def test_report_refuses_an_unknown_name_or_org() -> None:
     done = runner.invoke(app, ["report", "nonsense"])

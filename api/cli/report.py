@@ -19,6 +19,7 @@ from api.report_views import csv_text, deadlines_of, linked, report_json, table_
 from api.settings import get_settings
 from ledger import reads
 from ledger.reports import REPORTS, build_report, refresh
+from ledger.reports import rebuild as rebuild_reports
 from ledger.store.base import Store
 
 __all__ = ["report"]
@@ -32,6 +33,9 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="print CSV (one table)")] = False,
     table: Annotated[str, typer.Option(help="which table: rows, or monthly (inventory)")] = "rows",
+    rebuild: Annotated[
+        bool, typer.Option(help="first drop the report aggregates and fold the whole log again")
+    ] = False,
 ) -> None:
     """Print a compliance report, from the aggregates brought up to the log first."""
     if as_json and as_csv:
@@ -42,7 +46,7 @@ def report(
         if org is not None and caller is None:
             raise fail(f"no org {org!r} (give its id or name; `retrace orgs list` lists them)")
         rules = deadlines_of(get_settings())
-        _catch_up(ledger.store)
+        _catch_up(ledger.store, rebuild=rebuild)
         done = build_report(ledger.store, name, caller, ledger.clock(), rules)
     finally:
         ledger.store.dispose()
@@ -60,15 +64,18 @@ def report(
     out.print(shown if cells else f"{done.name}: no rows", highlight=False)
 
 
-def _catch_up(store: Store) -> None:
-    """Bring the report aggregates up to the log, with a bar when much is left."""
+def _catch_up(store: Store, *, rebuild: bool) -> None:
+    """Bring the report aggregates up to the log (from nothing: ``rebuild``), with
+    a bar when much is left."""
     with store.reports() as tables:
-        mark, size = tables.report_mark(), tables.size()
+        mark, size = (0 if rebuild else tables.report_mark()), tables.size()
     if size - mark < _QUIET:
+        (rebuild_reports if rebuild else refresh)(store)
         return
     with progress_bar() as bar:
         task = bar.add_task("bringing the reports up to the log", total=size, completed=mark)
-        refresh(store, progress=lambda done: bar.update(task, completed=done))
+        fold = rebuild_reports if rebuild else refresh
+        fold(store, progress=lambda done: bar.update(task, completed=done))
 
 
 # Fewer entries than this left to fold: no bar (it would only flash).
