@@ -20,7 +20,11 @@ Why the whole-batch form is exact:
   with a character at or above U+E000 (``hashing.canonical`` explains why). Floats are
   looked for in ``data`` and ``sig`` (every other field has a fixed type); keys are looked
   at only when the bytes hold a UTF-8 lead byte of such a character (0xEE to 0xF4);
-* every entry fits ``ledger.limits.ENTRY`` (``fits`` gives ``find_excess``'s verdict);
+* every entry fits ``ledger.limits.ENTRY``: one walk over ``data`` and ``sig``, level by
+  level, checks both the kinds of value above and the depth, keys and items limits (the
+  verdict of ``ledger.limits.fits`` with ``lengths=False``; the other fields are scalars).
+  Lines no longer than ``ENTRY``'s longest string and key hold no string or key too long;
+  a batch with a longer line also goes through ``fits`` with the lengths;
 * the field types, ``seq``, ``prev`` and the indexed columns are compared column by column;
   each ``item_prev`` with the hash ``items`` holds for its item just before the entry
   (``items`` is updated entry by entry, and put back if a link is wrong).
@@ -55,6 +59,8 @@ _STR_OR_NONE = frozenset((str, _NONE))
 # in RFC 8785 (by UTF-16 code units) than in orjson (by code points).
 _HIGH_LEADS = tuple(bytes([b]) for b in range(0xEE, 0xF5))
 _ORDER_SAFE_LIMIT = "\ue000"
+_DEPTH, _KEYS, _ITEMS = ENTRY.depth, ENTRY.keys, ENTRY.items
+_SHORT = min(ENTRY.string_bytes, ENTRY.key_bytes)
 
 _sha256 = hashlib.sha256
 _digest = type(_sha256()).digest
@@ -63,15 +69,31 @@ _is_dict = dict.__instancecheck__
 _is_list = list.__instancecheck__
 
 
-def _plain_values(dicts: list[dict[str, Any]], check_keys: bool) -> bool:
-    """Whether everything inside ``dicts`` is a string, integer, bool, null or a container
-    of these (no float), with, if ``check_keys``, every key below U+E000."""
+def _plain_within(dicts: list[Any], check_keys: bool) -> bool:
+    """Whether everything inside the objects ``dicts`` (each entry's ``data`` and ``sig``,
+    at depth 2 of their entries) is a string, integer, bool, null or a container of these
+    (no float), nested no deeper than ``ENTRY.depth``, no object with more than
+    ``ENTRY.keys`` keys and no array with more than ``ENTRY.items`` items; with, if
+    ``check_keys``, every key below U+E000. The lengths of strings and keys are the
+    caller's.
+
+    Raises:
+        TypeError: one of ``dicts`` is not an object.
+    """
     lists: list[list[Any]] = []
+    level = 2
     while dicts or lists:
-        if check_keys and dicts:
-            keys = "".join(chain.from_iterable(dicts))
-            if keys and max(keys) >= _ORDER_SAFE_LIMIT:
+        if level > _DEPTH:
+            return False
+        if dicts:
+            if max(map(len, dicts)) > _KEYS:
                 return False
+            if check_keys:
+                keys = "".join(chain.from_iterable(dicts))
+                if keys and max(keys) >= _ORDER_SAFE_LIMIT:
+                    return False
+        if lists and max(map(len, lists)) > _ITEMS:
+            return False
         values = [*chain.from_iterable(map(dict.values, dicts)), *chain.from_iterable(lists)]
         kinds = set(map(type, values))
         if kinds <= _SCALARS:
@@ -80,6 +102,7 @@ def _plain_values(dicts: list[dict[str, Any]], check_keys: bool) -> bool:
             return False
         dicts = list(filter(_is_dict, values)) if dict in kinds else []
         lists = list(filter(_is_list, values)) if list in kinds else []
+        level += 1
     return True
 
 
@@ -138,17 +161,13 @@ def check_batch(
     if columns is not None and list(columns) != list(zip(seq, item, kind, actor, strict=True)):
         return None
     signed = [] if sig.count(None) == count else [s for s in sig if s is not None]
-    # The limits every entry fits (``ledger.limits.ENTRY``). Lines no longer than a string
-    # hold no string or key too long, and the other fields are scalars.
+    # The limits every entry fits (``ledger.limits.ENTRY``): a line no longer than a string
+    # may be holds no string or key too long; the walk below checks the rest.
     longest = max(map(len, lines))
-    if longest > ENTRY_BYTES or not (
-        fits([*data, *signed], ENTRY, depth=2, lengths=False)
-        if longest <= min(ENTRY.string_bytes, ENTRY.key_bytes)
-        else fits(parsed, ENTRY)
-    ):
+    if longest > ENTRY_BYTES or (longest > _SHORT and not fits(parsed, ENTRY)):
         return None
     try:  # the walk takes only dicts: data and a sig that is not null must be objects
-        if not _plain_values([*data, *signed], high):
+        if not _plain_within([*data, *signed], high):
             return None
     except TypeError:
         return None

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from hashing import MAX_SAFE_INTEGER, canonical_json, leaf_hash
 from ledger.chain import ZERO_HASH, build_entry, parse_entry
+from ledger.limits import ENTRY
 from ledger.verify.batch import check_batch
 from ledger.verify.entry import Columns, FirstLinks, _check_each, check_entries
 
@@ -345,3 +346,138 @@ def test_claimed_hashes_and_indexed_columns(claim: str) -> None:
     elif claim == "list":
         columns[6] = list(columns[6])
     assert agree(lines, claimed=claimed, columns=columns) == (claim == "right")
+
+
+# --- the limits of ENTRY, walked with the kinds of value ---------------------------------
+
+
+def _nested(depth: int, inner: Any) -> Any:
+    """``inner`` inside ``depth`` arrays and objects, alternately."""
+    value = inner
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+# data sits at depth 2 of its entry: 30 containers inside it reach ENTRY.depth (32).
+LIMIT_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "depth": ({"deep": _nested(30, "x")}, {"deep": _nested(31, "x")}),
+    "keys": (
+        {f"k{n:02d}": n for n in range(ENTRY.keys)},
+        {f"k{n:02d}": n for n in range(ENTRY.keys + 1)},
+    ),
+    "keys below": (
+        {"a": [{"b": {f"k{n:02d}": None for n in range(ENTRY.keys)}}]},
+        {"a": [{"b": {f"k{n:02d}": None for n in range(ENTRY.keys + 1)}}]},
+    ),
+    "items": ({"list": [0] * ENTRY.items}, {"list": [0] * (ENTRY.items + 1)}),
+    "items below": (
+        {"a": {"b": [[0] * ENTRY.items]}},
+        {"a": {"b": [[0] * (ENTRY.items + 1)]}},
+    ),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(LIMIT_CASES))
+def test_each_limit_at_its_bound_and_one_beyond(limit: str) -> None:
+    at, beyond = LIMIT_CASES[limit]
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(300)]
+    datas[200] = at
+    lines = make_lines(datas)
+    assert max(map(len, lines)) <= ENTRY.string_bytes  # no string can be too long
+    assert agree(lines)  # at the bound: the batch check passes the entry
+    assert check_entries(lines, 0, ZERO_HASH, {}).failure is None
+    datas[200] = beyond
+    lines = make_lines(datas)
+    assert not agree(lines)
+    run = check_entries(lines, 0, ZERO_HASH, {})
+    assert run.failure is not None
+    assert run.failure.seq == 200
+    assert f"breaks its {limit.split()[0]} limit" in run.failure.reason
+    agree(lines[128:], start=128, prev=None, first_links=True)
+
+
+@pytest.mark.parametrize("length", [ENTRY.string_bytes, ENTRY.string_bytes + 1])
+def test_lines_longer_than_a_string_may_be(length: int) -> None:
+    # A line beyond ENTRY.string_bytes may hold a string too long: its batch is walked
+    # with the lengths too.
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(200)]
+    datas[150] = {"a": "x" * 3000, "b": "y" * 3000}
+    datas[160] = {"text": "é" * (length // 2) + "x" * (length % 2)}  # 2 UTF-8 bytes each
+    lines = make_lines(datas)
+    within = length <= ENTRY.string_bytes
+    assert agree(lines[:160])  # a batch with a 6 KB line whose strings are short passes
+    assert agree(lines) == within
+    run = check_entries(lines, 0, ZERO_HASH, {})
+    if within:
+        assert run.failure is None
+    else:
+        assert run.failure is not None
+        assert run.failure.seq == 160
+        assert "breaks its string_bytes limit" in run.failure.reason
+
+
+# --- where orjson's bytes and RFC 8785's agree, and where the check falls back -----------
+
+
+VALID_VALUES: dict[str, Any] = {
+    "non-ASCII text": "Ganzhou 赣州 ☀ é",
+    "astral text": "\U0001f600\U0010ffff",
+    "control characters": "\x00\x01\x08\t\n\x0c\r\x1f\x7f",
+    "line separators": "\u2028\u2029",
+    "quote and backslash": '"\\/',
+    "largest safe integer": MAX_SAFE_INTEGER,
+    "smallest safe integer": -MAX_SAFE_INTEGER,
+    "empty containers": [{}, [], ""],
+    "decimal as a string": "-0.000000000000000000001",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_VALUES))
+def test_canonical_values_pass_the_batch_check(kind: str) -> None:
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(200)]
+    datas[130] = {"value": VALID_VALUES[kind], "n": 130}
+    lines = make_lines(datas)
+    assert agree(lines)
+    assert check_entries(lines, 0, ZERO_HASH, {}).failure is None
+
+
+def test_keys_from_u_e000_are_checked_entry_by_entry_and_pass() -> None:
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(200)]
+    datas[130] = {"\ue000": 1, "\U0001f600": 2}  # RFC 8785 sorts by UTF-16 code units
+    lines = make_lines(datas)
+    assert agree(lines[:128])
+    assert not agree(lines)
+    assert check_entries(lines, 0, ZERO_HASH, {}).failure is None
+
+
+REFUSED_FORMS: dict[str, tuple[Any, bytes, bytes]] = {
+    # value written canonically, then the bytes changed to an equal value's other form
+    "newline as \\u000a": ("a\nb", b'"a\\nb"', b'"a\\u000ab"'),
+    "escape in upper case": ("\x1f", b'"\\u001f"', b'"\\u001F"'),
+    "escaped non-ASCII": ("é", '"é"'.encode(), b'"\\u00e9"'),
+    "escaped slash": ("/", b'"/"', b'"\\/"'),
+    "integer beyond 2**53": (MAX_SAFE_INTEGER, b"9007199254740991", b"9007199254740993"),
+    "float": (15, b"15", b"1.5"),
+    "integral float": (15, b"15", b"15.0"),
+    "exponent": (100, b"100", b"1e2"),
+    "negative zero": (0, b"0", b"-0"),
+    "space after colon": (15, b'"value":15', b'"value": 15'),
+    "keys out of order": (15, b'"n":130,"value":15', b'"value":15,"n":130'),
+}
+
+
+@pytest.mark.parametrize("form", sorted(REFUSED_FORMS))
+def test_other_forms_of_a_value_are_refused_at_their_seq(form: str) -> None:
+    value, canonical, other = REFUSED_FORMS[form]
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(200)]
+    datas[130] = {"n": 130, "value": value}
+    lines = make_lines(datas)
+    assert canonical in lines[130]
+    lines[130] = lines[130].replace(canonical, other)
+    relink(lines, 130)
+    assert not agree(lines)
+    run = check_entries(lines, 0, ZERO_HASH, {})
+    assert run.failure is not None
+    assert (run.count, run.failure.seq) == (130, 130)
+    assert run.failure.reason.startswith("stored bytes are")
