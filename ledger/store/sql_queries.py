@@ -92,7 +92,15 @@ class QueryRows:
             order = (_custody.c.created_seq, _custody.c.item)
             statement = (
                 sa.select(_items)
-                .join(_custody, _custody.c.item == _items.c.id)
+                # Both columns equal: the planner may follow either side's index
+                # in page order (the org's custody rows, or a filter's range).
+                .join(
+                    _custody,
+                    sa.and_(
+                        _custody.c.item == _items.c.id,
+                        _custody.c.created_seq == _items.c.created_seq,
+                    ),
+                )
                 .where(_custody.c.org == query.visible_to, *_conditions(query, order))
                 .order_by(*order)
             )

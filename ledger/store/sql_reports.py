@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from ledger.chain import StoredEntry
 from ledger.store.base import CellKey, ReportMember
 from ledger.store.engine import REPORT_LOCK_KEY, WRITE_OPTION
-from ledger.store.sql_log import entry_rows_of_items
+from ledger.store.sql_log import entry_rows_of_items, insert_rows
 from ledger.store.tables_reports import ReportCellRow, ReportMarkRow, ReportMemberRow
 
 __all__ = ["ReportRows", "report_transaction"]
@@ -83,8 +83,9 @@ class ReportRows:
                 sa.delete(_members).where(_members.c.item.in_(wanted[start : start + _CHUNK]))
             )
         if members:
-            self.conn.execute(
-                sa.insert(_members),
+            insert_rows(
+                self.conn,
+                _members,
                 [
                     {
                         "item": m.item,
@@ -149,8 +150,7 @@ class ReportRows:
             for (s, r, k), sums in cells.items()
             if sums is not None
         ]
-        if kept:
-            self.conn.execute(sa.insert(_cells), kept)
+        insert_rows(self.conn, _cells, kept)
 
     def items_from(self, origins: Sequence[str]) -> list[str]:
         found: list[str] = []
