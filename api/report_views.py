@@ -44,12 +44,14 @@ class ReportBody(BaseModel):
 
 
 class RowEntries(BaseModel):
-    """The entries (seqs) behind one row of sums of a report."""
+    """The entries (seqs) behind one row of sums of a report, a page of items at a
+    time: ``next_after`` (when not null) asks for the next page."""
 
     report: str
     table: str
     row: str
     entries: list[int]
+    next_after: str | None
 
 
 def deadlines_of(settings: Settings) -> Deadlines:

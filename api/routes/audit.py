@@ -15,6 +15,7 @@ regulators, to each entry itself (``GET /audit/entries``, as ``GET /v1/log/entri
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -145,12 +146,22 @@ async def audit_row_entries(
     credentials: BearerDep,
     row: Annotated[str, Query(max_length=1000)],
     table: Annotated[str, Query(max_length=64)] = "rows",
+    after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The seqs behind one row of sums, over the items the reader may see."""
+    """The seqs behind one row of sums, over the items the reader may see, a page
+    of items at a time (``next_after``)."""
     org = await _signed_in(request, found, ledger, credentials)
     with in_query():
-        seqs = await run_in_threadpool(row_entries, ledger.store, name, table, row, org)
-    body = {"report": name, "table": table, "row_key": row, "entries": seqs}
+        page = await run_in_threadpool(
+            partial(row_entries, after=after), ledger.store, name, table, row, org
+        )
+    body = {
+        "report": name,
+        "table": table,
+        "row_key": row,
+        "entries": page.entries,
+        "next_after": page.next_after,
+    }
     return JSONResponse(body, headers=_PRIVATE)
 
 

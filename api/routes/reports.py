@@ -17,7 +17,7 @@ from api.report_views import (
     linked,
     report_json,
 )
-from ledger.reports import REPORTS, build_report, row_entries
+from ledger.reports import REPORTS, ROW_PAGE, build_report, row_entries
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -65,7 +65,19 @@ def report_row_entries(
     table: Annotated[
         str, Query(max_length=64, description="`rows`, or `monthly` (inventory)")
     ] = "rows",
+    after: Annotated[
+        str | None, Query(max_length=64, description="the `next_after` of the page before")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=ROW_PAGE, description="items whose entries this page lists")
+    ] = ROW_PAGE,
 ) -> dict[str, Any]:
     with in_query():
-        seqs = row_entries(ledger.store, name, table, row, caller)
-    return {"report": name, "table": table, "row": row, "entries": seqs}
+        page = row_entries(ledger.store, name, table, row, caller, after=after, limit=limit)
+    return {
+        "report": name,
+        "table": table,
+        "row": row,
+        "entries": page.entries,
+        "next_after": page.next_after,
+    }

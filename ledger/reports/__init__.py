@@ -42,9 +42,11 @@ from ledger.store.base import ReportMember, ReportTables, Store
 
 __all__ = [
     "REPORTS",
+    "ROW_PAGE",
     "TABLES",
     "Deadlines",
     "Report",
+    "RowEntries",
     "build_report",
     "rebuild",
     "refresh",
@@ -66,6 +68,8 @@ Row = dict[str, Any]
 # second); after a large bulk load the report says how far it covers (``size``)
 # while the server's refresher folds the rest.
 CATCH_UP = 20_000
+# Items whose entries one page of a row's entries lists, at most.
+ROW_PAGE = 5_000
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,28 @@ def build_report(
     return Report(name, format_ts(now), rows, more, size)
 
 
+@dataclass(frozen=True)
+class RowEntries:
+    """A page of the seqs behind one row of sums: those of up to ``limit`` items,
+    and where the next page begins (``None``: this was the last)."""
+
+    entries: list[int]
+    next_after: str | None
+
+
 def row_entries(
-    store: Store, name: str, table: str, row_key: str, caller: OrgRecord | None
-) -> list[int]:
+    store: Store,
+    name: str,
+    table: str,
+    row_key: str,
+    caller: OrgRecord | None,
+    *,
+    after: str | None = None,
+    limit: int = ROW_PAGE,
+) -> RowEntries:
     """The seqs behind one row of sums (``row_key``) of ``name``'s ``table``, over
-    the items ``caller`` may see.
+    the items ``caller`` may see, a page of items at a time (in item order, after
+    the item ``after``).
 
     Raises:
         NotFoundError: no such report or table of sums (pointer ``/table``).
@@ -167,8 +188,10 @@ def row_entries(
         )
     refresh(store, budget=CATCH_UP)
     with store.reports() as tables:
-        parts = _View(tables, caller).listed(report, row_key)
-    return sorted({seq for _, part in parts for seq in part.seqs})
+        view = _View(tables, caller)
+        members = tables.row_members(report, row_key, after_item=after, limit=limit)
+    seqs = sorted({seq for m in members if view.sees(m) for seq in m.seqs})
+    return RowEntries(seqs, members[-1].item if len(members) == limit else None)
 
 
 def _compute(

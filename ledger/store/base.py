@@ -318,10 +318,17 @@ class ReportTables(Reader, Protocol):
         ...
 
     def row_members(
-        self, report: str, key: str | None = None, up_to: str | None = None
+        self,
+        report: str,
+        key: str | None = None,
+        up_to: str | None = None,
+        *,
+        after_item: str | None = None,
+        limit: int | None = None,
     ) -> list[ReportMember]:
         """The parts of one row (``key``), of every row (neither), or of the rows
-        whose key sorts at or below ``up_to``."""
+        whose key sorts at or below ``up_to``; by key, then item; of one row, only
+        items after ``after_item`` and at most ``limit`` of them."""
         ...
 
     def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:

@@ -68,7 +68,13 @@ class MemoryReports:
             self._r.members.setdefault(member.item, []).append(member)
 
     def row_members(
-        self, report: str, key: str | None = None, up_to: str | None = None
+        self,
+        report: str,
+        key: str | None = None,
+        up_to: str | None = None,
+        *,
+        after_item: str | None = None,
+        limit: int | None = None,
     ) -> list[ReportMember]:
         found = [
             m
@@ -77,8 +83,9 @@ class MemoryReports:
             if m.report == report
             and (key is None or m.key == key)
             and (up_to is None or m.key <= up_to)
+            and (after_item is None or m.item > after_item)
         ]
-        return sorted(found, key=lambda m: (m.key, m.item))
+        return sorted(found, key=lambda m: (m.key, m.item))[:limit]
 
     def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:
         return {k: dict(v) for (s, r, k), v in self._r.cells.items() if s == scope and r == report}

@@ -100,14 +100,25 @@ class ReportRows:
             )
 
     def row_members(
-        self, report: str, key: str | None = None, up_to: str | None = None
+        self,
+        report: str,
+        key: str | None = None,
+        up_to: str | None = None,
+        *,
+        after_item: str | None = None,
+        limit: int | None = None,
     ) -> list[ReportMember]:
         query = sa.select(_members).where(_members.c.report == report)
         if key is not None:
             query = query.where(_members.c.key == key)
         if up_to is not None:
             query = query.where(_members.c.key <= up_to)
-        return [_member(r) for r in self.conn.execute(query.order_by(_members.c.key))]
+        if after_item is not None:
+            query = query.where(_members.c.item > after_item)
+        query = query.order_by(_members.c.key, _members.c.item)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_member(r) for r in self.conn.execute(query)]
 
     def cells(self, scope: str, report: str) -> dict[str, dict[str, str]]:
         rows = self.conn.execute(

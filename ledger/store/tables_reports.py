@@ -31,8 +31,9 @@ class ReportMemberRow(SQLModel, table=True):
     """One item's part in one report row."""
 
     __tablename__ = "report_members"
-    # A row's entries, and the listed reports (deadlines, anomalies): one range.
-    __table_args__ = (Index("ix_report_members_row", "report", "key"),)
+    # A row's entries (paged by item), and the listed reports (deadlines,
+    # anomalies): one range.
+    __table_args__ = (Index("ix_report_members_row", "report", "key", "item"),)
 
     item: str = Field(primary_key=True, max_length=40)
     report: str = Field(primary_key=True, max_length=32)

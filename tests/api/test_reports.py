@@ -310,3 +310,42 @@ def test_an_unknown_report_or_table_is_a_problem(world: World) -> None:
     assert answer.status_code == 404
     assert answer.json()["pointer"] == "query:/table"
     assert world.client.get("/v1/reports/inventory").status_code == 401
+
+
+def test_a_rows_entries_come_a_page_of_items_at_a_time(world: World) -> None:
+    maker = create_org(world.client, "Paging maker", "oem", "CN-GD")
+    made = []
+    for _ in range(7):
+        body = {"kind": "wind_blade", "code": code_for("wind_blade"), "attributes": {}}
+        answer = world.client.post("/v1/items", json=body, headers=maker.headers)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["entry"]["seq"])
+    rows = _get(world, "inventory", world.regulator)["rows"]
+    [row] = [r for r in rows if r["kind"] == "wind_blade" and r["region"] == "CN-GD"]
+    assert row["count"] == 7
+    whole = world.client.get(row["entries_url"], headers=world.regulator.headers).json()
+    assert whole["entries"] == sorted(made)
+    assert whole["next_after"] is None
+    pages: list[list[int]] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"row": row["row_key"], "limit": 3}
+        if after is not None:
+            params["after"] = after
+        answer = world.client.get(
+            "/v1/reports/inventory/entries", params=params, headers=world.regulator.headers
+        )
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json()["entries"])
+        after = answer.json()["next_after"]
+        if after is None:
+            break
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert sorted(seq for page in pages for seq in page) == sorted(made)
+    too_many = world.client.get(
+        "/v1/reports/inventory/entries",
+        params={"row": row["row_key"], "limit": 0},
+        headers=world.regulator.headers,
+    )
+    assert too_many.status_code == 422
+    assert too_many.headers["content-type"].startswith("application/problem+json")

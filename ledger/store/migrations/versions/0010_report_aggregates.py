@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("measures", sa.String(), nullable=False),
         sa.Column("viewers", sa.String(), nullable=False),
     )
-    op.create_index("ix_report_members_row", "report_members", ["report", "key"])
+    op.create_index("ix_report_members_row", "report_members", ["report", "key", "item"])
     op.create_table(
         "report_cells",
         sa.Column("scope", sa.String(40), primary_key=True),

@@ -2,10 +2,10 @@
 
 The single-column indexes on ``items.state``, ``holder`` and ``manufacturer``
 become ``(column, created_seq, id)``: a query filtered by one of them reads one
-index range already in page order and stops at the page's end, instead of walking the whole page order and
-testing every item, which cost what the table holds when few items match. The
-lookups the old indexes served use the new ones' first column; the number of
-indexes a write maintains stays the same.
+index range already in page order and stops at the page's end, instead of
+walking the whole page order and testing every item, which cost what the table
+holds when few items match. The lookups the old indexes served use the new
+ones' first column; the number of indexes a write maintains stays the same.
 
 ``item_custody`` holds, for every org that made, holds or held an item, the
 row ``(org, created_seq, item)``: an org's own items (``GET /v1/items`` for any
