@@ -161,6 +161,13 @@ MATRIX: list[Row] = [
     Row("GET", "/v1/reports/{name}", ANY_KEY, 200, lambda ctx: ("/v1/reports/inventory", {})),
     Row(
         "GET",
+        "/v1/reports/{name}/entries",
+        ANY_KEY,
+        200,
+        lambda ctx: ("/v1/reports/inventory/entries", {"params": {"row": '["pv_module"]'}}),
+    ),
+    Row(
+        "GET",
         "/v1/items/{item_id}/history",
         ANY_KEY,
         200,
