@@ -119,9 +119,14 @@ def _fold(tables: ReportTables, touched: set[str]) -> None:
         for make in PARTS:
             for part in make(trail, ctx):
                 new.append(_member(item_id, part, viewers))
-    old = tables.members_of(sorted(items))
-    _apply(tables, old, new)
-    tables.replace_members(sorted(items), new)
+    # Only what changed is written: most of an item's parts (its registration, the
+    # months before) stay as they were when one more entry comes.
+    old = {(m.item, m.report, m.key): m for m in tables.members_of(sorted(items))}
+    kept = {(m.item, m.report, m.key): m for m in new}
+    gone = [m for at, m in old.items() if kept.get(at) != m]
+    came = [m for at, m in kept.items() if old.get(at) != m]
+    _apply(tables, gone, came)
+    tables.change_members(gone, came)
 
 
 def _trail_lookup(tables: ReportTables, known: dict[str, Trail]) -> Callable[[str], Trail | None]:
@@ -147,14 +152,16 @@ def _member(item_id: str, part: Part, viewers: tuple[str, ...]) -> ReportMember:
 def _apply(tables: ReportTables, old: Iterable[ReportMember], new: Iterable[ReportMember]) -> None:
     """Take ``old`` out of the sums and put ``new`` in, for every scope that sees them."""
     deltas: dict[CellKey, dict[str, Decimal]] = {}
+    zero = Decimal(0)
     for members, sign in ((old, -1), (new, 1)):
         for m in members:
             if m.report not in COUNTED:
                 continue
+            values = [(name, sign * Decimal(str(value))) for name, value in m.measures.items()]
             for scope in (EVERYONE, *m.viewers):
                 sums = deltas.setdefault((scope, m.report, m.key), {})
-                for name, value in m.measures.items():
-                    sums[name] = sums.get(name, Decimal(0)) + sign * Decimal(str(value))
+                for name, value in values:
+                    sums[name] = sums.get(name, zero) + value
     changed = {key: sums for key, sums in deltas.items() if any(sums.values())}
     if not changed:
         return

@@ -10,7 +10,6 @@ day an event happened, and the working days of China's official calendar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 import chinese_calendar
+import orjson
 
 from ledger.chain import Entry, StoredEntry, stored_entry
 from ledger.lifecycle import Item, Role
@@ -105,9 +105,10 @@ Cells = Mapping[tuple[str, ...], Mapping[str, Decimal]]
 
 def key_text(key: tuple[str, ...]) -> str:
     """A row's key as the compact JSON array that names it (``row_key``)."""
-    return json.dumps(list(key), separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(list(key)).decode()
 
 
+@lru_cache(maxsize=65536)
 def china_day(ts: str) -> date:
     """The day in China (UTC+8) of an RFC 3339 UTC timestamp."""
     return (datetime.fromisoformat(ts.replace("Z", "+00:00")) + _CHINA).date()

@@ -313,8 +313,10 @@ class ReportTables(Reader, Protocol):
         """Every part of these items, in any report."""
         ...
 
-    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
-        """Drop every part of ``items`` and keep ``members`` instead."""
+    def change_members(
+        self, dropped: Sequence[ReportMember], added: Sequence[ReportMember]
+    ) -> None:
+        """Drop the parts ``dropped`` (by item, report and key), then keep ``added``."""
         ...
 
     def row_members(

@@ -61,11 +61,16 @@ class MemoryReports:
     def members_of(self, items: Sequence[str]) -> list[ReportMember]:
         return [m for item in sorted(set(items)) for m in self._r.members.get(item, [])]
 
-    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
-        for item in items:
-            self._r.members.pop(item, None)
-        for member in members:
-            self._r.members.setdefault(member.item, []).append(member)
+    def change_members(
+        self, dropped: Sequence[ReportMember], added: Sequence[ReportMember]
+    ) -> None:
+        for m in dropped:
+            kept = [
+                k for k in self._r.members.get(m.item, []) if (k.report, k.key) != (m.report, m.key)
+            ]
+            self._r.members[m.item] = kept
+        for m in added:
+            self._r.members.setdefault(m.item, []).append(m)
 
     def row_members(
         self,

@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.chain import StoredEntry
 from ledger.store.base import CellKey, ReportMember
 from ledger.store.engine import REPORT_LOCK_KEY, WRITE_OPTION
-from ledger.store.sql_log import entry_rows_of_items, insert_rows
+from ledger.store.sql_log import insert_rows
+from ledger.store.tables import EntryRow, ItemRow
 from ledger.store.tables_reports import ReportCellRow, ReportMarkRow, ReportMemberRow
 
 __all__ = ["ReportRows", "report_transaction"]
@@ -28,6 +30,14 @@ __all__ = ["ReportRows", "report_transaction"]
 _marks = ReportMarkRow.__table__  # type: ignore[attr-defined]
 _members = ReportMemberRow.__table__  # type: ignore[attr-defined]
 _cells = ReportCellRow.__table__  # type: ignore[attr-defined]
+_entries = EntryRow.__table__  # type: ignore[attr-defined]
+_items = ItemRow.__table__  # type: ignore[attr-defined]
+# Parts dropped by (item, report, key), three arrays in one statement.
+_DROP_PG = sa.text(
+    "DELETE FROM report_members WHERE (item, report, key) IN "
+    "(SELECT * FROM unnest(CAST(:items AS text[]), CAST(:reports AS text[]), "
+    "CAST(:keys AS text[])))"
+)
 _MARK = "reports"
 _CHUNK = 500
 
@@ -66,38 +76,57 @@ class ReportRows:
         self.conn.execute(sa.delete(_cells))
         self.set_report_mark(0)
 
+    def _among(self, column: Any, values: list[str]) -> list[Any]:
+        """``column`` among ``values``: one array parameter on PostgreSQL (a long IN
+        list is parsed anew for each length), lists of a few hundred elsewhere."""
+        if not values:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            return [column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))]
+        return [column.in_(values[at : at + _CHUNK]) for at in range(0, len(values), _CHUNK)]
+
     def members_of(self, items: Sequence[str]) -> list[ReportMember]:
         found: list[ReportMember] = []
-        wanted = sorted(set(items))
-        for start in range(0, len(wanted), _CHUNK):
-            rows = self.conn.execute(
-                sa.select(_members).where(_members.c.item.in_(wanted[start : start + _CHUNK]))
-            )
-            found.extend(_member(r) for r in rows)
+        for among in self._among(_members.c.item, sorted(set(items))):
+            found.extend(_member(r) for r in self.conn.execute(sa.select(_members).where(among)))
         return found
 
-    def replace_members(self, items: Sequence[str], members: Sequence[ReportMember]) -> None:
-        wanted = sorted(set(items))
-        for start in range(0, len(wanted), _CHUNK):
+    def change_members(
+        self, dropped: Sequence[ReportMember], added: Sequence[ReportMember]
+    ) -> None:
+        if dropped and self.conn.dialect.name == "postgresql":
             self.conn.execute(
-                sa.delete(_members).where(_members.c.item.in_(wanted[start : start + _CHUNK]))
+                _DROP_PG,
+                {
+                    "items": [m.item for m in dropped],
+                    "reports": [m.report for m in dropped],
+                    "keys": [m.key for m in dropped],
+                },
             )
-        if members:
-            insert_rows(
-                self.conn,
-                _members,
-                [
-                    {
-                        "item": m.item,
-                        "report": m.report,
-                        "key": m.key,
-                        "seqs": _text(list(m.seqs)),
-                        "measures": _text(dict(m.measures)),
-                        "viewers": _text(list(m.viewers)),
-                    }
-                    for m in members
-                ],
+        elif dropped:
+            self.conn.execute(
+                sa.delete(_members).where(
+                    _members.c.item == sa.bindparam("i"),
+                    _members.c.report == sa.bindparam("r"),
+                    _members.c.key == sa.bindparam("k"),
+                ),
+                [{"i": m.item, "r": m.report, "k": m.key} for m in dropped],
             )
+        insert_rows(
+            self.conn,
+            _members,
+            [
+                {
+                    "item": m.item,
+                    "report": m.report,
+                    "key": m.key,
+                    "seqs": _text(list(m.seqs)),
+                    "measures": _text(dict(m.measures)),
+                    "viewers": _text(list(m.viewers)),
+                }
+                for m in added
+            ],
+        )
 
     def row_members(
         self,
@@ -134,12 +163,10 @@ class ReportRows:
         for scope, report, key in keys:
             by_scope.setdefault((scope, report), []).append(key)
         for (scope, report), wanted in by_scope.items():
-            for start in range(0, len(wanted), _CHUNK):
+            for among in self._among(_cells.c.key, wanted):
                 rows = self.conn.execute(
                     sa.select(_cells.c.key, _cells.c.measures).where(
-                        _cells.c.scope == scope,
-                        _cells.c.report == report,
-                        _cells.c.key.in_(wanted[start : start + _CHUNK]),
+                        _cells.c.scope == scope, _cells.c.report == report, among
                     )
                 )
                 found.update(((scope, report, r.key), orjson.loads(r.measures)) for r in rows)
@@ -165,25 +192,17 @@ class ReportRows:
 
     def items_from(self, origins: Sequence[str]) -> list[str]:
         found: list[str] = []
-        wanted = sorted(set(origins))
-        for start in range(0, len(wanted), _CHUNK):
-            found.extend(
-                self.conn.execute(
-                    sa.text("SELECT id FROM items WHERE origin IN :ids").bindparams(
-                        sa.bindparam("ids", expanding=True)
-                    ),
-                    {"ids": wanted[start : start + _CHUNK]},
-                ).scalars()
-            )
+        for among in self._among(_items.c.origin, sorted(set(origins))):
+            found.extend(self.conn.execute(sa.select(_items.c.id).where(among)).scalars())
         return found
 
     def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
         found: dict[str, list[StoredEntry]] = {}
-        wanted = sorted(set(items))
-        for start in range(0, len(wanted), _CHUNK):
-            for stored in entry_rows_of_items(self.conn, wanted[start : start + _CHUNK]):
-                if stored.item is not None:
-                    found.setdefault(stored.item, []).append(stored)
+        for among in self._among(_entries.c.item, sorted(set(items))):
+            rows = self.conn.execute(sa.select(_entries).where(among).order_by(_entries.c.seq))
+            for r in rows:
+                stored = StoredEntry(r.seq, r.hash, bytes(r.body), r.item, r.type, r.actor)
+                found.setdefault(r.item, []).append(stored)
         return found
 
 
