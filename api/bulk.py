@@ -7,12 +7,14 @@ becomes that line's refusal; a body that is neither form is refused whole, with
 what to send instead. What each line means is the ledger's.
 
 Also owns how a bulk body is written: in chunks of ``CHUNK_LINES`` lines, each
-read (JSON Lines are parsed a chunk at a time) and committed in a transaction of
-its own. So memory stays bounded by a chunk whatever the body, and a single
-write from anyone else waits for one chunk at most, not for the whole upload.
-An idempotency key covers every chunk (each keeps its own answer under a key
-derived from it), so a retry after a failure part-way replays the chunks that
-were committed and writes the rest.
+read (JSON Lines are kept as text and parsed a chunk at a time, by orjson where
+it reads the same as ``json``) and committed in a transaction of its own. So
+memory stays bounded by a chunk whatever the body, and a single write from anyone
+else waits for one chunk at most, not for the whole upload. The answer is kept as
+each chunk's results written as JSON, not a value per line. An idempotency key
+covers every chunk (each keeps its own answer under a key derived from it), so a
+retry after a failure part-way replays the chunks that were committed and writes
+the rest.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -44,20 +48,17 @@ _LINES_TYPES = ("ndjson", "jsonl", "json-seq")
 
 
 @dataclass(frozen=True)
-class _Unread:
-    """A JSON Lines line not parsed yet (lines are parsed a chunk at a time)."""
-
-    number: int
-    text: str
-
-
-@dataclass(frozen=True)
 class Lines:
-    """The lines of a bulk body: each a JSON value, the refusal of an unreadable
-    line or a line still to parse, and each line's number (from 1)."""
+    """The lines of a bulk body and each line's number (from 1): JSON values (a
+    JSON array), or each line's text still to parse (JSON Lines, ``texts``).
+
+    Texts are plain strings, which the garbage collector never walks: a large
+    body costs it nothing while its chunks are written.
+    """
 
     values: list[Any]
     numbers: list[int]
+    texts: bool = False
 
 
 def is_json_lines(content_type: str) -> bool:
@@ -91,29 +92,46 @@ def read_lines(raw: bytes, content_type: str, what: str, limit: int) -> Lines:
 
 
 def _json_lines(raw: bytes) -> Lines:
-    values: list[Any] = []
+    texts: list[str] = []
     numbers: list[int] = []
     for number, text in enumerate(json_lines(raw.decode("utf-8", errors="replace")), 1):
         if not text.strip():
             continue
         numbers.append(number)
-        values.append(_Unread(number, text))
-    return Lines(values, numbers)
+        texts.append(text)
+    return Lines(texts, numbers, texts=True)
 
 
-def _parsed(values: Sequence[Any]) -> list[Any]:
-    """The values with every unread line parsed (or made its refusal)."""
+def _parsed(lines: Lines, start: int, stop: int) -> list[Any]:
+    """The values of lines ``start`` to ``stop`` (indexes), each text parsed (or
+    made its refusal)."""
+    if not lines.texts:
+        return lines.values[start:stop]
     out: list[Any] = []
-    for value in values:
-        if not isinstance(value, _Unread):
-            out.append(value)
-            continue
+    for text, number in zip(lines.values[start:stop], lines.numbers[start:stop], strict=True):
         try:
-            out.append(json.loads(value.text))
+            out.append(_loads(text))
         except (json.JSONDecodeError, RecursionError) as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            out.append(ValidationError(f"line {value.number} is not JSON: {why}", pointer="/"))
+            out.append(ValidationError(f"line {number} is not JSON: {why}", pointer="/"))
     return out
+
+
+# Nineteen digits in a row: perhaps an integer beyond 64 bits, which orjson reads as a
+# float and ``json`` as an int.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, by orjson where it reads the same (tests/api/test_bulk_lines.py):
+    a text with a run of 19 digits, or one orjson refuses (``NaN``, a lone surrogate
+    escape, deep nesting, anything not JSON), goes to ``json``, which decides."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _json_array(raw: bytes, what: str) -> list[Any]:
@@ -181,11 +199,10 @@ async def write_in_chunks(
     starts = range(0, len(lines.values), CHUNK_LINES)
 
     def ready(start: int) -> list[Any]:
-        values = _parsed(lines.values[start : start + CHUNK_LINES])
+        values = _parsed(lines, start, start + CHUNK_LINES)
         return prepare(values) if prepare is not None else values
 
-    results: list[dict[str, Any]] = []
-    accepted = 0
+    answer = _Answer(model, exclude_unset)
     replayed = True
     coming = asyncio.ensure_future(run_in_threadpool(ready, starts[0]))
     for index, start in enumerate(starts):
@@ -195,12 +212,61 @@ async def write_in_chunks(
         write = partial(write_many, lines=values)
         outcome = await run_in_threadpool(ledger.submit, write, kind, _part(idempotency, index))
         replayed = replayed and outcome.replayed
-        shaped = present(outcome.value, lines.numbers[start : start + CHUNK_LINES])
-        accepted += shaped["accepted"]
-        results += shaped["results"]
-    body = {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+        answer.add(present(outcome.value, lines.numbers[start : start + CHUNK_LINES]))
     headers = {"Idempotent-Replayed": "true"} if replayed and idempotency is not None else {}
-    # The route's documented model, applied here: a Response returned as it is
-    # carries these headers.
-    out = model.model_validate(body).model_dump_json(by_alias=True, exclude_unset=exclude_unset)
-    return Response(out, media_type="application/json", headers=headers)
+    return Response(answer.json(), media_type="application/json", headers=headers)
+
+
+class _Answer:
+    """The whole answer, ``{accepted, refused, results}`` by the route's documented
+    model, gathered a chunk at a time.
+
+    With ``exclude_unset`` a chunk's results are written as JSON at once, as
+    ``present`` made them (fields in the model's order: the model's own bytes,
+    tests/api/test_bulk_lines.py), so the answer holds bytes, not a dict per
+    line, until it is sent; a chunk holding anything but plain JSON values goes
+    through the model. Otherwise the model writes the whole answer at the end.
+    """
+
+    def __init__(self, model: type[BaseModel], exclude_unset: bool) -> None:
+        self.model, self.exclude_unset = model, exclude_unset
+        self.accepted = self.lines = 0
+        self.parts: list[bytes] = []
+        self.results: list[dict[str, Any]] = []
+
+    def add(self, shaped: dict[str, Any]) -> None:
+        self.accepted += shaped["accepted"]
+        self.lines += len(shaped["results"])
+        if not self.exclude_unset:
+            self.results += shaped["results"]
+            return
+        written = _plain_json(shaped["results"])
+        if written is None:
+            body = {"accepted": 0, "refused": 0, "results": shaped["results"]}
+            made = self.model.model_validate(body)
+            dumped = made.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            written = orjson.dumps(dumped["results"])
+        if len(written) > 2:
+            self.parts.append(written[1:-1])  # inside the brackets
+
+    def json(self) -> bytes:
+        refused = self.lines - self.accepted
+        if self.exclude_unset:
+            head = b'{"accepted":%d,"refused":%d,"results":[' % (self.accepted, refused)
+            return head + b",".join(self.parts) + b"]}"
+        body = {"accepted": self.accepted, "refused": refused, "results": self.results}
+        return self.model.model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+# Anything but plain JSON values (a datetime, a subclass, a dataclass) is refused, so
+# the model writes it as it always has.
+_PLAIN = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_PLAIN |= orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _plain_json(body: Any) -> bytes | None:
+    """``body`` as JSON when it holds only plain JSON values, else None."""
+    try:
+        return orjson.dumps(body, option=_PLAIN)
+    except orjson.JSONEncodeError:
+        return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -70,8 +71,12 @@ class Entry:
         }
 
 
+@lru_cache(maxsize=16)
 def format_ts(now: datetime) -> str:
     """RFC 3339 UTC with microseconds and ``Z``, as the entry format fixes it.
+
+    Remembered for the last few times: every entry of a transaction carries the
+    same one.
 
     Raises:
         ValueError: a naive datetime (a ledger never guesses the zone).

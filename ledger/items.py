@@ -201,13 +201,14 @@ def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
     taken = tx.writer.existing_codes(sorted(pairs))
     tx.taken |= taken
     tx.known_free |= pairs - taken
+    who = actor.as_actor()
     results = []
     for number, raw in enumerate(lines):
         if isinstance(raw, LedgerError):
             results.append(LineResult(number, error=raw))
             continue
         try:
-            item, entries = _register(tx, actor, raw, "")
+            item, entries = _register(tx, actor, raw, "", who)
         except LedgerError as exc:
             # Its pointer stays inside the line: the line's number says which one.
             results.append(LineResult(number, error=exc))
@@ -216,13 +217,16 @@ def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
     return Registered(results)
 
 
-def _register(tx: Tx, actor: OrgRecord, raw: Any, pointer: str) -> tuple[Item, list[Entry]]:
+def _register(
+    tx: Tx, actor: OrgRecord, raw: Any, pointer: str, who: Org | None = None
+) -> tuple[Item, list[Entry]]:
     reg = raw if isinstance(raw, Registration) else parse_model(Registration, raw, pointer=pointer)
     parent = _linked(tx, reg.parent, f"{pointer}/parent")
     origin = _linked(tx, reg.origin, f"{pointer}/origin")
-    domain.check_registrant(actor.as_actor(), origin=origin, parent=parent)
+    who = who or actor.as_actor()
+    domain.check_registrant(who, origin=origin, parent=parent)
     if parent is not None:
-        domain.check_parent(reg.kind, parent, actor.as_actor())
+        domain.check_parent(reg.kind, parent, who)
     _check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
     check_date(reg.date, tx.now, f"{pointer}/date")
     check_registration(

@@ -39,6 +39,7 @@ _tiles = TreeTileRow.__table__  # type: ignore[attr-defined]
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows in this transaction; on PostgreSQL many rows go through
     COPY, several times faster than one bind per row (LIMITS.md, row 6).
+    Every row has the same keys in the same order.
 
     Raises:
         IntegrityError: a unique key clashes (also when COPY finds it).
@@ -54,22 +55,14 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     assert raw is not None  # noqa: S101 - a connection inside a transaction is live
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
+            for row in rows:  # every row's keys in the first row's order
+                copy.write_row(tuple(row.values()))
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
 
 
 def _stored(row: Any) -> StoredEntry:
     return StoredEntry(row.seq, row.hash, bytes(row.body), row.item, row.type, row.actor)
-
-
-def entry_rows_of_items(conn: Connection, items: Sequence[str]) -> list[StoredEntry]:
-    """Every entry of these items, in seq order (one probe of the item index each)."""
-    rows = conn.execute(
-        sa.select(_entries).where(_entries.c.item.in_(list(items))).order_by(_entries.c.seq)
-    )
-    return [_stored(r) for r in rows]
 
 
 class LogRows:
@@ -295,17 +288,17 @@ class LogAppends(LogRows):
             memo.add(read)  # read under the chain lock: committed
         made: dict[NodeId, bytes] = {}
         new_rows = []
+
+        def get(level: int, index: int) -> bytes:
+            # Past the first entry, a node left of the batch may be needed too.
+            node = known.get((level, index)) or memo.get((level, index))
+            if node is None:
+                node = self.nodes([(level, index)])[(level, index)]
+                memo.add({(level, index): node})
+            return node
+
         for entry in entries:
             leaf = bytes.fromhex(entry.hash)
-
-            def get(level: int, index: int) -> bytes:
-                # Past the first entry, a node left of the batch may be needed too.
-                node = known.get((level, index)) or memo.get((level, index))
-                if node is None:
-                    node = self.nodes([(level, index)])[(level, index)]
-                    memo.add({(level, index): node})
-                return node
-
             for level, index, node in new_perfect_nodes(entry.seq, leaf, get):
                 known[(level, index)] = node
                 made[(level, index)] = node

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +106,14 @@ def _item(row: Any) -> Item:
     )
 
 
+def _attributes_text(attributes: dict[str, Any]) -> str:
+    """The attributes column: JSON with sorted keys, read back with ``json.loads``."""
+    try:
+        return orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # beyond what orjson writes (a 65-bit integer)
+        return json.dumps(attributes, sort_keys=True)
+
+
 def _item_values(item: Item) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -116,7 +125,7 @@ def _item_values(item: Item) -> dict[str, Any]:
         "manufacturer": item.manufacturer,
         "parent": item.parent,
         "origin": item.origin,
-        "attributes": json.dumps(item.attributes, sort_keys=True),
+        "attributes": _attributes_text(item.attributes),
         "head": item.head,
         "head_seq": item.head_seq,
     }
