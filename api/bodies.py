@@ -1,9 +1,9 @@
 """Hostile JSON bodies, refused before anything parses them into a model.
 
-Owns ``JsonBodies``, the ASGI middleware every JSON request body (``application/json``,
+Owns ``read_checked``, the check every JSON request body (``application/json``,
 any ``+json`` type, JSON Lines, or no ``Content-Type``, which FastAPI reads as JSON)
-passes through before a route sees it. The body, already bounded in size by
-``api.problems.BodyLimit``, is read whole and checked:
+passes (in ``api.edge.Edge``) before a route sees it. The body, bounded in size and
+time as it is read (``api.edge``), is read whole and checked:
 
 * it is UTF-8 (RFC 8259 §8.1), or the answer is 400 ``malformed-json`` naming the
   offset of the first byte that is not;
@@ -30,14 +30,15 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.bulk import is_json_lines
-from api.problems import ASGIApp, Message, Receive, Scope, Send, problem, problem_response
+from api.problems import Message, Receive, Scope, problem, problem_response
 from hashing import json_lines
 from ledger.limits import BODY, Excess, find_excess, fits, pointer_of
 
-__all__ = ["JsonBodies", "check_body"]
+__all__ = ["check_body", "read_checked"]
 
 _INLINE_BYTES = 64 * 1024
 _UNBOUNDED = sys.maxsize
@@ -201,48 +202,45 @@ def _is_json(content_type: str) -> tuple[bool, bool]:
     return (not kind or "json" in kind, lines)
 
 
-class JsonBodies:
-    """ASGI middleware: refuse a JSON body that is not UTF-8, repeats a key or breaks
-    ``ledger.limits.BODY``, with a problem+json, before the app reads it."""
+async def read_checked(
+    scope: Scope, receive: Receive, headers: dict[bytes, bytes]
+) -> tuple[Receive, JSONResponse | None]:
+    """Read and check a JSON request body before the app sees it.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        is_json, lines = _is_json(content_type.decode("latin-1"))
-        if not is_json:
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        raw = b"".join(chunks)
-        if len(raw) > _INLINE_BYTES:
-            refusal = await run_in_threadpool(check_body, raw, lines)
-        else:
-            refusal = check_body(raw, lines) if raw else None
-        if refusal is None:
-            await self.app(scope, _replay([raw], None, receive), send)
-            return
-        body = problem(
-            refusal.status,
-            refusal.code,
-            refusal.title,
-            refusal.detail,
-            scope.get("path"),
-            **refusal.extra,
-        )
-        await problem_response(refusal.status, body)(scope, receive, send)
+    Returns the ``receive`` the app reads the body from (the body read here, then the
+    server's own messages), and the problem+json answer if the body is refused (then
+    the app is not called). Bodies that are not JSON, and requests that carry none,
+    are left to the app.
+    """
+    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return receive, None
+    is_json, lines = _is_json(headers.get(b"content-type", b"").decode("latin-1"))
+    if not is_json:
+        return receive, None
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return _replay([], message, receive), None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    raw = b"".join(chunks)
+    if len(raw) > _INLINE_BYTES:
+        refusal = await run_in_threadpool(check_body, raw, lines)
+    else:
+        refusal = check_body(raw, lines) if raw else None
+    if refusal is None:
+        return _replay([raw], None, receive), None
+    body = problem(
+        refusal.status,
+        refusal.code,
+        refusal.title,
+        refusal.detail,
+        scope.get("path"),
+        **refusal.extra,
+    )
+    return receive, problem_response(refusal.status, body)
 
 
 def _replay(bodies: list[bytes], held: Message | None, receive: Receive) -> Receive:

@@ -1,4 +1,4 @@
-"""Security headers on every response: one ASGI middleware, ``SecurityHeaders``.
+"""Security headers on every response (set by ``api.edge.Edge``: ``secured``, ``docs_send``).
 
 Every response says ``X-Content-Type-Options: nosniff`` and
 ``Referrer-Policy: same-origin``. Every HTML page gets a strict
@@ -22,9 +22,9 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from api.problems import ASGIApp, Message, Receive, Scope, Send
+from api.problems import Message, Send
 
-__all__ = ["DOCS_POLICY", "PAGE_POLICY", "SecurityHeaders", "docs_policy"]
+__all__ = ["DOCS_POLICY", "PAGE_POLICY", "docs_policy", "docs_send", "secured"]
 
 _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
@@ -87,54 +87,34 @@ def _with(headers: list[tuple[bytes, bytes]], policy: str | None) -> list[tuple[
     return [*headers, *added]
 
 
-class SecurityHeaders:
-    """ASGI middleware: the headers above on every HTTP response.
+def secured(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An answer's ``headers`` with the security headers: the always-on ones, and
+    ``PAGE_POLICY`` on an HTML page, each unless the answer set it already."""
+    headers = list(headers)
+    return _with(headers, PAGE_POLICY if _is_html(headers) else None)
 
-    Args:
-        hashed: paths whose HTML pages get ``docs_policy`` (read whole to hash).
-    """
 
-    def __init__(self, app: ASGIApp, hashed: Iterable[str | None] = ()) -> None:
-        self.app = app
-        self.hashed = frozenset(p for p in hashed if p)
+def docs_send(send: Send) -> Send:
+    """A ``send`` that holds a docs page until its body is whole, then sends it with
+    its own policy (``docs_policy``: the hashes of its inline scripts)."""
+    start: Message | None = None
+    body: list[bytes] = []
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    async def held(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
             return
-        if scope.get("path") in self.hashed:
-            await self._hashed(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                policy = PAGE_POLICY if _is_html(headers) else None
-                message["headers"] = _with(headers, policy)
+        if start is None or message["type"] != "http.response.body":
             await send(message)
+            return
+        body.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        headers = list(start.get("headers", []))
+        page = b"".join(body)
+        policy = docs_policy(page) if _is_html(headers) else None
+        await send({**start, "headers": _with(headers, policy)})
+        await send({"type": "http.response.body", "body": page})
 
-        await self.app(scope, receive, with_headers)
-
-    async def _hashed(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Hold a docs page until its body is whole, then send it with its policy."""
-        start: Message | None = None
-        body: list[bytes] = []
-
-        async def held(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if start is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            body.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            headers = list(start.get("headers", []))
-            page = b"".join(body)
-            policy = docs_policy(page) if _is_html(headers) else None
-            await send({**start, "headers": _with(headers, policy)})
-            await send({"type": "http.response.body", "body": page})
-
-        await self.app(scope, receive, held)
+    return held

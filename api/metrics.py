@@ -2,7 +2,7 @@
 
 Owns every ``retrace_`` metric and how ``GET /metrics`` (``api/routes/health.py``)
 renders them. Counters and histograms are counted where they happen: requests in
-``RequestMetrics``, appends in the app's commit callback (``record_commit``), cache
+``api.edge.Edge`` (``observe``), appends in the app's commit callback (``record_commit``), cache
 lookups wherever a cache is read (``record_cache``). Gauges (log size, checkpoint,
 database and Redis health) are read when scraped, each check bounded by a timeout so a
 scrape answers even when a dependency hangs.
@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from time import perf_counter
 from typing import Any, TypeVar
 
 import structlog
@@ -27,7 +26,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.bus import EntryBus
 from ledger.errors import LedgerError
@@ -35,8 +34,8 @@ from ledger.store.base import Store
 
 __all__ = [
     "CONTENT_TYPE",
-    "RequestMetrics",
     "Scrape",
+    "observe",
     "record_cache",
     "record_commit",
     "record_report_mark",
@@ -111,48 +110,26 @@ def record_commit(entries: int) -> None:
 # -- requests -------------------------------------------------------------------
 
 
-class RequestMetrics:
-    """ASGI middleware: count each HTTP request and time it, labelled by the template
-    of the route that answered (``/v1/items/{item_id}``), the method and the status
-    class. Plain ASGI and one dictionary lookup per request: it stays cheap at
-    thousands of requests a second."""
+# Each label set's two series, made once: a request then costs one dictionary lookup.
+_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # No answer started (an exception escaped the app): the server answers 500.
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = perf_counter()
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            self._observe(scope, status, perf_counter() - started)
-
-    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
-        # The router stores the route it matched in the scope, which is shared down
-        # the middleware stack; the template it was declared with is a bounded label.
-        route = scope.get("route")
-        template = getattr(route, "path_format", UNMATCHED) if route is not None else UNMATCHED
-        method = scope["method"] if scope["method"] in _METHODS else "other"
-        key = (template, method, _STATUS_CLASSES.get(status // 100, "other"))
-        series = self._series.get(key)
-        if series is None:
-            series = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key))
-            self._series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
+def observe(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered HTTP request and its time (``api.edge.Edge`` calls this),
+    labelled by the template of the route that answered (``/v1/items/{item_id}``),
+    the method and the status class."""
+    # The router stores the route it matched in the scope, which is shared down
+    # the middleware stack; the template it was declared with is a bounded label.
+    route = scope.get("route")
+    template = getattr(route, "path_format", UNMATCHED) if route is not None else UNMATCHED
+    method = scope["method"] if scope["method"] in _METHODS else "other"
+    key = (template, method, _STATUS_CLASSES.get(status // 100, "other"))
+    series = _series.get(key)
+    if series is None:
+        series = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key))
+        _series[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 # -- the scrape -----------------------------------------------------------------

@@ -4,7 +4,9 @@ Owns the turning of ledger results (``ItemView``, ``Written``, ``Registered``,
 ``Recorded``, ``Intake``, ``Created``, …) into the JSON-ready shapes of ``api.schemas``, and of
 ``LabelSubject`` into what a printed label shows. A
 write's first answer and its idempotent replay both come through here, so the
-two cannot differ; routes declare the response model and FastAPI checks it.
+two cannot differ; routes declare the response model and FastAPI checks it, but
+for the busiest answers (a write's ``written``, a ``scan``), sent as built
+(``api.deps.Answer``): ``tests/api/test_answers.py`` holds them to their models.
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 Owns the table from ``LedgerError`` classes to HTTP status codes, the
 handlers that render ledger errors, request-validation errors, unknown
 routes and anything unexpected as ``application/problem+json``, and the
-body-size guard that answers 413 before a large body is read.
+answer to a body over the size limit (413, ``too_large``; ``TooLarge`` is
+raised where the body is read).
 
-Anything unexpected is caught by ``Unexpected`` inside the request-id
-middleware: one log line (the exception's type, the request id, the method
-and the route template; never the request, a traceback or a local variable,
-which could hold a key or a body) and a 500 that carries the request id. It
-goes no further, so the server below logs nothing more.
+Anything unexpected is caught by ``api.edge.Edge`` while the request id is
+bound (``internal``): one log line (the exception's type, the request id, the
+method and the route template; never the request, a traceback or a local
+variable, which could hold a key or a body) and a 500 that carries the request
+id. It goes no further, so the server below logs nothing more.
 """
 
 from __future__ import annotations
@@ -196,12 +197,10 @@ def install(app: FastAPI) -> None:
             dict(exc.headers or {}),
         )
 
-    # Errors inside the middlewares that wrap ``Unexpected`` end here.
+    # Only an error outside ``api.edge.Edge`` (none is expected) would end here.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return _internal(request.scope, exc)
-
-    app.add_middleware(Unexpected)
+        return internal(request.scope, exc)
 
 
 Scope = MutableMapping[str, Any]
@@ -211,7 +210,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _internal(scope: Scope, exc: Exception) -> JSONResponse:
+def internal(scope: Scope, exc: Exception) -> JSONResponse:
     """Log ``exc`` in one line and make the 500 that answers it."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     route = scope.get("route")
@@ -231,42 +230,10 @@ def _internal(scope: Scope, exc: Exception) -> JSONResponse:
     return problem_response(500, body)
 
 
-class Tracked:
-    """``send``, remembering whether the answer has begun: a middleware that catches
-    an error answers it only while nothing has been sent yet."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self._send(message)
-
-
-class Unexpected:
-    """ASGI middleware: an exception from the app becomes one log line and a
-    problem+json 500 (``_internal``), and is not raised further."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        tracked = Tracked(send)
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception as exc:
-            response = _internal(scope, exc)
-            if not tracked.started:  # else the answer is under way: the server closes it
-                await response(scope, receive, send)
-
-
-class _TooLarge(HTTPException):
-    """Raised from ``receive`` mid-body; FastAPI passes HTTPExceptions through."""
+class TooLarge(HTTPException):
+    """A body over the size limit, raised from ``receive`` mid-body: inside a route
+    FastAPI answers it (413) like any HTTPException; from a read before the app,
+    ``api.edge.Edge`` answers it with ``too_large``."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -276,50 +243,18 @@ class _TooLarge(HTTPException):
         )
 
 
-class BodyLimit:
-    """ASGI middleware: answer 413 problem+json for bodies over ``limit`` bytes."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, send)
-            return
-        seen = 0
-        tracked = Tracked(send)
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge(self.limit)
-            return message
-
-        try:
-            await self.app(scope, limited_receive, tracked)
-        except _TooLarge:
-            if not tracked.started:
-                await self._refuse(scope, send)
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = problem(
-            413,
-            "request-too-large",
-            "Request too large",
-            f"the body exceeds {self.limit} bytes; split it into smaller requests",
-            scope.get("path"),
-            limit=self.limit,
-        )
-        response = problem_response(413, body, {"Connection": "close"})
-        await response(scope, _empty_receive, send)
+async def too_large(limit: int, scope: Scope, send: Send) -> None:
+    """Answer 413 problem+json: the body exceeds ``limit`` bytes."""
+    body = problem(
+        413,
+        "request-too-large",
+        "Request too large",
+        f"the body exceeds {limit} bytes; split it into smaller requests",
+        scope.get("path"),
+        limit=limit,
+    )
+    response = problem_response(413, body, {"Connection": "close"})
+    await response(scope, _empty_receive, send)
 
 
 async def _empty_receive() -> Message:

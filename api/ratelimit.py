@@ -8,9 +8,9 @@ worker and every replica shares them, and in the process otherwise. A Redis
 that fails or hangs costs one short timeout, then the process counts alone for
 a pause: limits go on holding, per process, and no request waits for Redis.
 A caller over a limit gets 429 problem+json with ``Retry-After``: from
-``AddressLimit`` (the ASGI middleware that counts every request by address) or
-from the handler of ``RateLimited`` (raised where the key is checked,
-``api.reads.Reads.caller``).
+``api.edge.Edge`` (which counts every request by address, but those to
+``UNCOUNTED`` paths) or from the handler of ``RateLimited`` (raised where the
+key is checked, ``api.reads.Reads.caller``).
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import problem, problem_response
 
-__all__ = ["AddressLimit", "RateLimited", "RateLimits", "install", "parse_limits"]
+__all__ = ["UNCOUNTED", "RateLimited", "RateLimits", "install", "parse_limits"]
 
 log = structlog.get_logger("retrace.ratelimit")
 
 SOCKET_SECONDS = 0.1
 # Probes and scrapes: a flood from elsewhere must not make a healthy service look dead.
-_UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
+UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
 PAUSE_SECONDS = 5.0
 
 
@@ -147,23 +146,6 @@ class RateLimits:
         if self.shared is not None and time.monotonic() >= self._shared_down_until:
             return self.shared
         return self.local
-
-
-class AddressLimit:
-    """ASGI middleware: count every HTTP request by its client address."""
-
-    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("client") and scope.get("path") not in _UNCOUNTED:
-            try:
-                await self.limits.address(scope["client"][0])
-            except RateLimited as exc:
-                await exc.response(scope.get("path", "/"))(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 
 from api.cache import KeyCache, Lookup, RedisCache
+from api.handoff import handoff
 from api.metrics import record_cache
 from api.ratelimit import RateLimits
 from api.scans import scan_target
@@ -43,7 +43,7 @@ class Reads:
     """The reads the routes make, through the cache when there is one.
 
     Async: a cached answer is read on the event loop, and only the database is
-    read on a worker thread.
+    read on a worker thread (``api.handoff``).
     """
 
     def __init__(
@@ -71,7 +71,7 @@ class Reads:
         """
         found = self.keys.remembered(api_key)
         if found is None:
-            found = await run_in_threadpool(self.keys.caller, self.ledger, api_key)
+            found = await handoff.run(self.keys.caller, self.ledger, api_key)
         if self.limits is not None:
             await self.limits.key(api_key, found.role.value)
         return found
@@ -83,7 +83,7 @@ class Reads:
             NotFoundError: unknown item.
         """
         if self.cache is None:
-            return await run_in_threadpool(reads.item_view, self.ledger.store, item_id)
+            return await handoff.run(reads.item_view, self.ledger.store, item_id)
         found = (await self._found([item_id])).get(item_id)
         if found is None:
             raise NotFoundError(f"no item {item_id}")
@@ -104,12 +104,12 @@ class Reads:
         site = None if site is None else site_scans.check_site(site)
         if self.cache is None:
             store, orgs = self.ledger.store, self.ledger.orgs
-            view = await run_in_threadpool(reads.scan, store, orgs, caller, target)
+            view = await handoff.run(reads.scan, store, orgs, caller, target)
         else:
             view = reads.scan_view(await self._find(target), caller, target.via)
         if site is not None:
             item_id, now = view.item.item.id, self.ledger.clock()
-            await run_in_threadpool(
+            await handoff.run(
                 site_scans.record_site_scan, self.ledger.store, item_id, site, caller.id, now
             )
         return view
@@ -119,20 +119,20 @@ class Reads:
         an unknown item."""
         store, cache = self.ledger.store, self.cache
         if cache is None or len(item_id) > reads.MAX_ID_LENGTH:
-            return await run_in_threadpool(reads.passport, store, self.tlog, item_id, reader)
+            return await handoff.run(reads.passport, store, self.tlog, item_id, reader)
         key = cache.key("passport", item_id)
         got = await cache.get(key, [cache.item_version(item_id)])
         source = _decoded(_source, got.value) if got is not None else None
         # Checkpoints are signed and cosigned apart from the commits, by any process or
         # tool: a cached history check counts only against the latest one.
-        if source is not None and source.note != await run_in_threadpool(self.tlog.latest_note):
+        if source is not None and source.note != await handoff.run(self.tlog.latest_note):
             source = None
         if got is not None:
             record_cache("passport", source is not None)
         if source is not None:
             found = await self._found(source.linked_ids)
             return reads.passport_view(source, reader, {i: f.view.item for i, f in found.items()})
-        source = await run_in_threadpool(reads.passport_source, store, self.tlog, item_id)
+        source = await handoff.run(reads.passport_source, store, self.tlog, item_id)
         if source is None:
             return None
         if got is not None:
@@ -152,7 +152,7 @@ class Reads:
             return by_id[pick_match(target, [f.view.item for f in by_id.values()]).id]
         cache, store, orgs = self.cache, self.ledger.store, self.ledger.orgs
         if cache is None:
-            return await run_in_threadpool(reads.find, store, orgs, target)
+            return await handoff.run(reads.find, store, orgs, target)
         digest = _digest([target.codes, target.kinds, target.gtin])
         key, guess = cache.key("scan", digest), self._named.get(digest)
         wanted = [(key, [cache.code_version(code) for code in target.codes])]
@@ -160,7 +160,7 @@ class Reads:
             wanted.append((cache.key("item", guess), [cache.item_version(guess)]))
         got = await cache.get_many(wanted)
         if got is None:
-            return await run_in_threadpool(reads.find, store, orgs, target)
+            return await handoff.run(reads.find, store, orgs, target)
         record_cache("scan", got[0].value is not None)
         if got[0].value is not None:
             item_id = got[0].value.decode()
@@ -169,7 +169,7 @@ class Reads:
             cached = (await self._found([item_id], known)).get(item_id)
             if cached is not None:
                 return cached
-        found = await run_in_threadpool(reads.find, store, orgs, target)
+        found = await handoff.run(reads.find, store, orgs, target)
         await cache.put(key, got[0].tag, found.view.item.id.encode())
         self._remember(digest, found.view.item.id)
         return found
@@ -192,7 +192,7 @@ class Reads:
             return {}
         store, orgs, cache = self.ledger.store, self.ledger.orgs, self.cache
         if cache is None:
-            return await run_in_threadpool(reads.find_many, store, orgs, ids)
+            return await handoff.run(reads.find_many, store, orgs, ids)
         keys = [cache.key("item", i) for i in ids]
         got = known
         if got is None or len(got) != len(ids):
@@ -200,7 +200,7 @@ class Reads:
                 [(k, [cache.item_version(i)]) for k, i in zip(keys, ids, strict=True)]
             )
         if got is None:
-            return await run_in_threadpool(reads.find_many, store, orgs, ids)
+            return await handoff.run(reads.find_many, store, orgs, ids)
         out: dict[str, Found] = {}
         for item_id, lookup in zip(ids, got, strict=True):
             value = _decoded(_found_value, lookup.value)
@@ -209,7 +209,7 @@ class Reads:
                 out[item_id] = value
         missing = [i for i in ids if i not in out]
         if missing:
-            fresh = await run_in_threadpool(reads.find_many, store, orgs, missing)
+            fresh = await handoff.run(reads.find_many, store, orgs, missing)
             await cache.put_many(
                 [
                     (key, lookup.tag, orjson.dumps(fresh[item_id]))

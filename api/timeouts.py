@@ -3,26 +3,25 @@
 Owns the two timeouts that keep a slow or stalled client from holding a socket
 forever. ``TimedHttp`` (the HTTP protocol ``retrace serve`` gives uvicorn) closes
 a connection whose request headers are not complete within ``header_seconds`` of
-its first byte, or of the connection when nothing comes at all. ``BodyDeadline``
-(ASGI middleware) answers 408 problem+json to a request whose body has not
-fully arrived within ``seconds`` of the app's first read of it.
+its first byte, or of the connection when nothing comes at all. A request whose
+body has not fully arrived within ``RETRACE_BODY_TIMEOUT`` of its first read is
+answered 408 problem+json (``TooSlow``, ``too_slow``; the deadline is kept where
+the body is read, ``api.edge.Edge``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.problems import Tracked, problem, problem_response
+from api.problems import problem, problem_response
 from api.settings import get_settings
 
-__all__ = ["BodyDeadline", "TimedHttp"]
+__all__ = ["TimedHttp", "TooSlow", "too_slow"]
 
 log = structlog.get_logger("retrace.http")
 
@@ -67,10 +66,10 @@ class TimedHttp(HttpToolsProtocol):
             self.transport.close()
 
 
-class _TooSlow(HTTPException):
-    """Raised from ``receive``: inside a route FastAPI answers it (408) like any
-    HTTPException; from a middleware that reads the body first, ``BodyDeadline``
-    answers it."""
+class TooSlow(HTTPException):
+    """Raised from ``receive`` at the body's deadline: inside a route FastAPI answers
+    it (408) like any HTTPException; from a read before the app, ``api.edge.Edge``
+    answers it with ``too_slow``."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(
@@ -80,42 +79,12 @@ class _TooSlow(HTTPException):
         )
 
 
-class BodyDeadline:
-    """ASGI middleware: a request body must arrive whole within ``seconds``."""
+async def too_slow(exc: TooSlow, scope: Scope, send: Send) -> None:
+    """Answer 408 problem+json: the body did not arrive in time."""
+    body = problem(408, "body-timeout", "Body timeout", exc.detail, scope.get("path", "/"))
+    response = problem_response(408, body, {"Connection": "close"})
+    await response(scope, _no_receive, send)
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        deadline: float | None = None
-        done = False
-        tracked = Tracked(send)
-
-        async def timed_receive() -> Message:
-            nonlocal deadline, done
-            if done:
-                return await receive()
-            if deadline is None:
-                deadline = time.monotonic() + self.seconds
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                log.info("http.body_timeout", path=scope.get("path"), seconds=self.seconds)
-                raise _TooSlow(self.seconds) from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                done = True
-            return message
-
-        try:
-            await self.app(scope, timed_receive, tracked)
-        except _TooSlow as exc:
-            if not tracked.started:
-                body: dict[str, Any] = problem(
-                    408, "body-timeout", "Body timeout", exc.detail, scope.get("path", "/")
-                )
-                response = problem_response(408, body, {"Connection": "close"})
-                await response(scope, receive, send)
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -5,8 +5,9 @@ of one transaction, linked in memory and stored at ``flush``, with marks to undo
 a refused write) and ``GroupCommit`` (flat combining: each caller queues its
 write; whoever holds the process's write turn runs every queued write in one
 transaction, one chain lock, one commit, one fsync, each write inside its own
-savepoint so a refusal undoes only that write; writes queued while a batch
-commits form the next batch). What a write does is the
+savepoint so a refusal undoes only that write; the queue is taken once the
+chain is held, so writes queued while another process held it join the batch;
+writes queued while a batch commits form the next batch). What a write does is the
 caller's function of a ``Tx``; keeping idempotent answers is
 ``ledger.idempotency``'s. Nothing here reads settings or does I/O on creation.
 """
@@ -171,7 +172,16 @@ class Job(Generic[T]):
 
 
 class GroupCommit:
-    """Runs the writes of many threads of one process in shared transactions."""
+    """Runs the writes of many threads of one process in shared transactions.
+
+    A leader takes the queue only once its transaction holds the chain: every
+    write queued while it waited for the lock (another process appending) joins
+    its batch, and so does every write queued while the batch ran, up to
+    ``MAX_BATCH`` writes. The more writers wait, the more each commit carries.
+    """
+
+    MAX_BATCH = 256
+    """Most writes in one transaction: a batch ends within a bounded time."""
 
     def __init__(
         self,
@@ -207,14 +217,15 @@ class GroupCommit:
         job: Job[T] = Job(write)
         with self._cond:
             self._queue.append(job)
-            while not job.done and self._leading:
-                self._cond.wait()
-            if not job.done:
+        while True:
+            with self._cond:
+                while not job.done and self._leading:
+                    self._cond.wait()
+                if job.done:
+                    break
                 self._leading = True
-                batch, self._queue = self._queue, []
-        if not job.done:
             try:
-                self._run_batch(batch)
+                self._lead()
             finally:
                 with self._cond:
                     self._leading = False
@@ -232,45 +243,98 @@ class GroupCommit:
         self._committed(tx.entries)
         return result
 
-    def _run_batch(self, batch: list[Job[Any]]) -> None:
+    def _take(self, most: int) -> list[Job[Any]]:
+        """Up to ``most`` queued jobs, oldest first."""
+        with self._cond:
+            taken, self._queue = self._queue[:most], self._queue[most:]
+        return taken
+
+    def _lead(self) -> None:
+        """Run one batch: the queue as it stands once the chain is held."""
+        batch: list[Job[Any]] = []
         try:
             entries = self._commit_batch(batch)
         except Exception as exc:
+            if not batch:  # the chain was never held: fail what waits, one by one
+                batch = self._take(self.MAX_BATCH)
             if len(batch) == 1:
-                batch[0].error, batch[0].done = exc, True
+                self._finish(batch, [], error=exc)
                 return
             # The transaction failed as a whole: run each write alone, so only
             # the one at fault fails.
             for job in batch:
-                self._run_batch([job])
+                self._alone(job)
             return
-        for job in batch:
-            job.done = True
-        self._committed(entries)
+        except BaseException as exc:
+            self._finish(batch, [], error=exc)  # no waiter is left behind
+            raise
+        self._finish(batch, entries)
+
+    def _alone(self, job: Job[Any]) -> None:
+        try:
+            with self.store.writer() as writer:
+                tx = Tx.begin(writer, self.clock(), self.ids, self.tolerances)
+                job.result, job.error = job.run(tx), None
+                tx.flush()
+        except Exception as exc:
+            self._finish([job], [], error=exc)
+            return
+        self._finish([job], tx.entries)
 
     def _commit_batch(self, batch: list[Job[Any]]) -> list[Entry]:
+        """Run the queued jobs, ``batch`` filled with those taken, in one transaction."""
         with self.store.writer() as writer:
             tx = Tx.begin(writer, self.clock(), self.ids, self.tolerances)
+            # Taken now, not before the chain was held: the writes queued while
+            # another process held it share this transaction.
+            batch += self._take(self.MAX_BATCH)
             if len(batch) == 1:
                 # Alone in its transaction, a refusal rolls the whole of it back.
                 batch[0].error = None
                 batch[0].result = batch[0].run(tx)
-                tx.flush()
-                return tx.entries
-            for job in batch:
-                job.result, job.error = None, None
-                mark = tx.mark()
-                try:
-                    with writer.savepoint():
-                        job.result = job.run(tx)
-                except LedgerError as exc:
-                    tx.restore(mark)
-                    job.error = exc
-                except BaseException:
-                    tx.restore(mark)
-                    raise
+                ran = 1
+            else:
+                ran = 0
+            while True:
+                for job in batch[ran:]:
+                    self._in_savepoint(writer, tx, job)
+                ran = len(batch)
+                # Writes queued while these ran join too, before the one commit.
+                more = self._take(self.MAX_BATCH - len(batch))
+                if not more:
+                    break
+                batch += more
             tx.flush()
         return tx.entries
+
+    @staticmethod
+    def _in_savepoint(writer: Writer, tx: Tx, job: Job[Any]) -> None:
+        job.result, job.error = None, None
+        mark = tx.mark()
+        try:
+            with writer.savepoint():
+                job.result = job.run(tx)
+        except LedgerError as exc:
+            tx.restore(mark)
+            job.error = exc
+        except BaseException:
+            tx.restore(mark)
+            raise
+
+    def _finish(
+        self, jobs: list[Job[Any]], entries: list[Entry], error: BaseException | None = None
+    ) -> None:
+        """After the commit's callback (read-your-writes), mark ``jobs`` done."""
+        try:
+            if error is None:
+                self._committed(entries)
+        finally:
+            with self._cond:
+                for job in jobs:
+                    if error is not None:
+                        job.error = error
+                    job.done = True
+                self._cond.notify_all()
 
     def _committed(self, entries: list[Entry]) -> None:
         if entries and self.on_commit is not None:

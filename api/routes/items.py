@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from api import presenters
 from api.bulk import JSON_LINES, read_lines, write_in_chunks
 from api.deps import (
+    Answer,
     ApiKeyDep,
     CallerDep,
     IdempotencyKeyDep,
@@ -19,6 +20,7 @@ from api.deps import (
     SettingsDep,
     TransparencyDep,
     WriterDep,
+    answer,
     idempotency_for,
     run_write,
 )
@@ -73,8 +75,8 @@ _BULK_BODY = {
     responses={**READ_PROBLEMS, **responses(400, 409, 413)},
     summary="Resolve a scanned label, id or code to the item and your next events",
 )
-async def scan(body: ScanRequest, api_key: ApiKeyDep, found: ReadsDep) -> dict[str, Any]:
-    return presenters.scan(await found.scan(api_key, body.payload, body.site))
+async def scan(body: ScanRequest, api_key: ApiKeyDep, found: ReadsDep) -> Response:
+    return Answer(presenters.scan(await found.scan(api_key, body.payload, body.site)))
 
 
 @router.post(
@@ -91,7 +93,7 @@ async def register_item(
     caller: WriterDep,
     ledger: LedgerDep,
     key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+) -> Response:
     raw = body.model_dump(exclude_none=True)
     done = await run_write(
         ledger,
@@ -101,7 +103,7 @@ async def register_item(
         response,
         claims=partial(items.claims, actor=caller, raw=raw),
     )
-    return presenters.written(done)
+    return answer(presenters.written(done), response, 201)
 
 
 @router.post(
@@ -185,7 +187,7 @@ async def record_event(
     caller: CallerDep,
     ledger: LedgerDep,
     key: IdempotencyKeyDep,
-) -> dict[str, Any]:
+) -> Response:
     done = await run_write(
         ledger,
         lambda tx: items.record_event(tx, caller, item_id, body.type, body.data),
@@ -193,4 +195,4 @@ async def record_event(
         await idempotency_for(request, caller, key),
         response,
     )
-    return presenters.written(done)
+    return answer(presenters.written(done), response, 201)

@@ -29,7 +29,7 @@ from ledger.chain import format_ts
 from ledger.errors import NotFoundError
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
-from ledger.reports.aggregate import EVERYONE, as_part, rebuild, refresh
+from ledger.reports.aggregate import EVERYONE, as_part, behind, rebuild, refresh
 from ledger.reports.anomalies import anomaly_row, maker_rows
 from ledger.reports.clones import cloned_labels
 from ledger.reports.deadlines import CLOCKS, Deadlines, deadline_rows, last_overdue_start
@@ -47,6 +47,7 @@ __all__ = [
     "Deadlines",
     "Report",
     "RowEntries",
+    "behind",
     "build_report",
     "rebuild",
     "refresh",

@@ -33,7 +33,7 @@ from ledger.reports.recovery import recovery_parts
 from ledger.reports.second_life import second_life_parts
 from ledger.store.base import CellKey, ReportMember, ReportTables, Store
 
-__all__ = ["COUNTED", "EVERYONE", "PARTS", "as_part", "rebuild", "refresh"]
+__all__ = ["COUNTED", "EVERYONE", "PARTS", "as_part", "behind", "rebuild", "refresh"]
 
 EVERYONE = "*"
 # The tables whose rows are sums kept per scope; the others are listed row by row.
@@ -91,6 +91,12 @@ def refresh(
         if len(tail) < slice_size:
             break
     return mark
+
+
+def behind(store: Store) -> int:
+    """How many entries of the log the aggregates do not cover yet."""
+    with store.reports() as tables:
+        return max(0, tables.size() - tables.report_mark())
 
 
 def rebuild(
