@@ -39,6 +39,18 @@ _CHILDREN_PROBED = sa.text(
 )
 
 
+# An item query's plan is known: follow an index in page order and stop at the
+# page's end (a page of children: probe the parent index once per item). Right
+# after a bulk load, before the tables are analyzed, PostgreSQL estimates an org's
+# range at a few rows and sorts all of it instead, and a statement the driver has
+# prepared may get a generic plan made without the org or the filter's value. For
+# the query's own transaction: no sort, no bitmap, no hash join, a plan per run.
+_INDEX_ORDER = sa.text(
+    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; "
+    "SET LOCAL enable_hashjoin = off; SET LOCAL plan_cache_mode = force_custom_plan"
+)
+
+
 def _conditions(query: ItemQuery, order: tuple[Any, Any] | None = None) -> list[Any]:
     """The filters and the page's start; ``order``: the two columns the page
     follows, ``(created_seq, id)`` of the items unless given."""
@@ -80,6 +92,7 @@ class QueryRows:
     conn: Connection
 
     def query_items(self, query: ItemQuery) -> list[tuple[PageKey, Item]]:
+        self._index_order()
         if query.visible_to is None:
             statement = (
                 sa.select(_items)
@@ -107,7 +120,12 @@ class QueryRows:
         rows = self.conn.execute(statement.limit(query.limit))
         return [((int(r.created_seq), r.id), _item(r)) for r in rows]
 
+    def _index_order(self) -> None:
+        if self.conn.dialect.name == "postgresql" and self.conn.in_transaction():
+            self.conn.execute(_INDEX_ORDER)
+
     def children_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        self._index_order()
         found: dict[str, list[str]] = {}
         wanted = sorted(set(ids))
         probed = self.conn.dialect.name == "postgresql"
