@@ -156,26 +156,17 @@ def parse_entry(body: bytes) -> Entry:
         raise ValueError(f"cannot canonicalize: {exc}") from None
     if canonical != body:
         raise ValueError("bytes are not the canonical (RFC 8785) form")
-    return Entry(
-        seq=fields["seq"],
-        ts=fields["ts"],
-        actor=fields["actor"],
-        item=fields["item"],
-        type=fields["type"],
-        data=fields["data"],
-        prev=fields["prev"],
-        item_prev=fields["item_prev"],
-        sig=fields["sig"],
-        body=body,
-        hash=leaf_hash(body).hex(),
-    )
+    return _entry(fields, body, leaf_hash(body).hex())
 
 
 def stored_entry(body: bytes, entry_hash: str) -> Entry:
     """An entry as the store holds it, read without checking its form again: the
     writer built it, and ``parse_entry`` (every verifier's read) checks it. For
     reads that only look at what entries say, such as the report aggregates."""
-    fields = orjson.loads(body)
+    return _entry(orjson.loads(body), body, entry_hash)
+
+
+def _entry(fields: dict[str, Any], body: bytes, entry_hash: str) -> Entry:
     return Entry(
         seq=fields["seq"],
         ts=fields["ts"],
