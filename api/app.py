@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, logs, metrics, problems, ratelimit
+from api import docs, logs, metrics, problems, ratelimit, refresher
 from api.bootstrap import utc_now
 from api.bus import EntryBus
 from api.cache import KeyCache, RedisCache, invalidator
@@ -147,12 +148,11 @@ async def _refresh_reports_periodically(store: SqlStore, interval: float) -> Non
         try:
             while True:
                 began = time.monotonic()
-                size = await run_in_threadpool(
+                await run_in_threadpool(
                     partial(
                         refresh_reports, store, slice_size=_REFRESH_SLICE, budget=_REFRESH_SLICE
                     )
                 )
-                metrics.record_report_mark(size)
                 if await run_in_threadpool(reports_behind, store) == 0:
                     break
                 await asyncio.sleep(time.monotonic() - began)
@@ -172,8 +172,12 @@ def _stored_entries(store: SqlStore, start: int, limit: int) -> list[StoredEntry
         return r.entries(start, limit)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app over the database and Redis that ``settings`` name."""
+def create_app(settings: Settings, *, fold_reports: bool = True) -> FastAPI:
+    """The app over the database and Redis that ``settings`` name.
+
+    ``fold_reports``: keep the report aggregates behind the log in this app's own
+    loop; false when ``api.refresher`` does it beside the workers.
+    """
     store = SqlStore(settings.database(), pool_size=settings.db_pool_size)
     redis_url = settings.redis()
     bus = EntryBus(redis_url, partial(_stored_entries, store)) if redis_url else None
@@ -195,18 +199,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        publisher = asyncio.create_task(
-            _publish_periodically(publish, settings.checkpoint_interval)
-        )
-        refresher = asyncio.create_task(
-            _refresh_reports_periodically(store, settings.report_refresh_interval)
-        )
+        tasks = [asyncio.create_task(_publish_periodically(publish, settings.checkpoint_interval))]
+        if fold_reports:
+            tasks.append(
+                asyncio.create_task(
+                    _refresh_reports_periodically(store, settings.report_refresh_interval)
+                )
+            )
         # Everything made so far (modules, models, the app) lives as long as the
         # process: out of the collector's sight, it is not traversed again on every
         # full collection, a quarter of a bulk upload's CPU time otherwise.
         gc.freeze()
         yield
-        for task in (publisher, refresher):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -273,4 +278,4 @@ def app_from_env() -> Any:
     through ``api.logs`` before it builds the app."""
     settings = get_settings()
     logs.configure_from(settings)
-    return create_app(settings)
+    return create_app(settings, fold_reports=refresher.APART not in os.environ)

@@ -4,8 +4,8 @@ Owns every ``retrace_`` metric and how ``GET /metrics`` (``api/routes/health.py`
 renders them. Counters and histograms are counted where they happen: requests in
 ``api.edge.Edge`` (``observe``), appends in the app's commit callback (``record_commit``), cache
 lookups wherever a cache is read (``record_cache``). Gauges (log size, checkpoint,
-database and Redis health) are read when scraped, each check bounded by a timeout so a
-scrape answers even when a dependency hangs.
+the report aggregates' mark, database and Redis health) are read when scraped, each
+check bounded by a timeout so a scrape answers even when a dependency hangs.
 
 With several worker processes (``retrace serve --workers N``) prometheus_client's
 multiprocess mode keeps each worker's counts in files under
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client import REGISTRY, Counter, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -38,7 +38,6 @@ __all__ = [
     "observe",
     "record_cache",
     "record_commit",
-    "record_report_mark",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -90,17 +89,6 @@ def record_cache(cache: str, hit: bool) -> None:
     CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
 
 
-REPORT_MARK = Gauge(
-    "retrace_report_aggregates_entries",
-    "Entries of the log the report aggregates covered at this process's last refresh",
-)
-
-
-def record_report_mark(size: int) -> None:
-    """Note how far this process's last refresh brought the report aggregates."""
-    REPORT_MARK.set(size)
-
-
 def record_commit(entries: int) -> None:
     """Count one committed write transaction that appended ``entries`` entries."""
     ENTRIES_APPENDED.inc(entries)
@@ -140,15 +128,18 @@ class _LogState:
     size: int
     checkpoint_size: int | None
     checkpoint_at: datetime | None
+    report_mark: int
 
 
 def _read_log(store: Store) -> _LogState:
     with store.lookup() as r:
         size = r.size()
         latest = r.latest_checkpoint()
+    with store.reports() as tables:
+        mark = tables.report_mark()
     if latest is None:
-        return _LogState(size, None, None)
-    return _LogState(size, latest.size, datetime.fromisoformat(latest.created_at))
+        return _LogState(size, None, None, mark)
+    return _LogState(size, latest.size, datetime.fromisoformat(latest.created_at), mark)
 
 
 # Shared by every app of the process. A check that hangs holds a thread until its
@@ -221,6 +212,12 @@ class Scrape:
         if state is None:
             return
         yield _gauge("retrace_log_entries", "Entries in the log (its size).", state.size)
+        yield _gauge(
+            "retrace_report_aggregates_entries",
+            "Entries of the log the report aggregates cover (the rest is folded by the "
+            "refresher, or by the next report request).",
+            state.report_mark,
+        )
         if state.checkpoint_size is None or state.checkpoint_at is None:
             return
         yield _gauge(

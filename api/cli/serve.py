@@ -4,7 +4,8 @@ Owns the order of a start: the listening socket is bound first (a busy port is o
 error line and exit 1, before anything is printed or built), then logging is set up
 (``api.logs``, uvicorn's loggers included), then the database and log key are
 prepared (and the demo world built, with ``--demo``), then the banner names
-the address served and the URL labels will carry, and uvicorn serves on that socket.
+the address served and the URL labels will carry, then the report refresher starts
+(``api.refresher``) and uvicorn serves on that socket.
 When ``RETRACE_PUBLIC_BASE_URL`` is unset, labels carry the address actually served.
 """
 
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from api import logs
+from api import logs, refresher
 from api.bootstrap import prepare
 from api.cli.console import LazyBar, console, fail, open_ledger, out
 from api.settings import get_settings, served_base_url
@@ -127,12 +128,17 @@ def _run(sock: socket.socket, workers: int, log_level: str) -> None:
     # multiprocess mode); a fresh directory each run starts every counter at zero.
     with tempfile.TemporaryDirectory(prefix="retrace-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        if workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
-            return
-        server = uvicorn.Server(config)
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=[sock])
+        # One report refresher beside the workers, whatever their number (``api.refresher``).
+        folding = refresher.start()
+        try:
+            if workers > 1:
+                Multiprocess(config, sockets=[sock]).run()
+                return
+            server = uvicorn.Server(config)
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run(sockets=[sock])
+        finally:
+            refresher.stop(folding)
         if not server.started:
             sys.exit(3)  # uvicorn's own code for a failed start
 

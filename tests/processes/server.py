@@ -181,6 +181,17 @@ class RetraceServer:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
 
+    def refresher_pids(self) -> list[int]:
+        """The report refresher processes (``api.refresher``) this server started."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"api.refresher" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+
     def kill_worker(self) -> int:
         """SIGKILL one worker process (the supervisor and the others live on)."""
         victim = self.worker_pids()[0]
