@@ -82,7 +82,8 @@ def fold_while(
     alive: Callable[[], bool],
 ) -> None:
     """Every ``interval`` seconds, fold the log's new entries into the aggregates,
-    ``SLICE`` per transaction, until it is all folded; stop once ``alive()`` is false.
+    ``SLICE`` per transaction with a rest as long as each took, until it is all
+    folded; stop once ``alive()`` is false.
 
     A refusal or a bug in one refresh is logged and the next one tried: the loop
     outlives them.
@@ -95,9 +96,14 @@ def fold_while(
             waited += step
         try:
             while alive():
+                began = time.monotonic()
                 refresh(store, slice_size=SLICE, budget=SLICE)
                 if behind(store) == 0:
                     break
+                # A rest as long as the slice took: while a backlog lasts (after a
+                # bulk upload) the fold takes at most half of a core, and of the
+                # database's time, which ``nice`` does not lower.
+                time.sleep(time.monotonic() - began)
         except LedgerError as exc:
             log_.error("reports.refresh_failed", code=exc.code, detail=exc.detail)
         except Exception:  # the loop must outlive a bug in one refresh
