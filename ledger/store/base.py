@@ -79,6 +79,10 @@ class LogReader(Protocol):
         """An item's entries in seq order."""
         ...
 
+    def items_entries(self, item_ids: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        """The entries of each of these items that has any, in seq order, by item."""
+        ...
+
     def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         """Stored Merkle nodes by (level, index); level 0 is the entries' hashes.
         Ids not stored are absent from the answer."""

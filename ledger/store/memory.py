@@ -102,6 +102,9 @@ class MemoryReader:
     def item_entries(self, item_id: str) -> list[StoredEntry]:
         return [e for e in self._s.entries if e.item == item_id]
 
+    def items_entries(self, item_ids: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        return memory_queries.items_entries(self._s.entries, item_ids)
+
     def nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         found: dict[NodeId, bytes] = {}
         for level, index in ids:
@@ -259,9 +262,6 @@ class MemoryReader:
 
 class MemoryWriter(MemoryReader):
     """Writes to the working copy of one write transaction."""
-
-    def __init__(self, state: _State) -> None:
-        super().__init__(state)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

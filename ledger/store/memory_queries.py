@@ -1,7 +1,8 @@
 """Item queries in memory: the same answers as ``ledger.store.sql_queries``, in Python.
 
-The memory store's ``query_items`` and ``children_of`` call these with its
-state's parts; the contract suite holds both stores to the same answers.
+The memory store's ``query_items``, ``children_of`` and ``items_entries`` (with
+the report tables' ``entries_of``) call these with its state's parts; the
+contract suite holds both stores to the same answers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ledger.lifecycle import Item
 from ledger.records import OrgRecord
 from ledger.store.query import ItemQuery, PageKey
 
-__all__ = ["children_of", "query_items"]
+__all__ = ["children_of", "items_entries", "query_items"]
 
 
 def _ts(entry: StoredEntry) -> str:
@@ -88,3 +89,14 @@ def children_of(items: Mapping[str, Item], ids: Sequence[str]) -> dict[str, list
         if parent is not None and parent in wanted:
             found.setdefault(parent, []).append(item_id)
     return found
+
+
+def items_entries(
+    entries: Sequence[StoredEntry], ids: Sequence[str]
+) -> dict[str, list[StoredEntry]]:
+    """The entries of each of ``ids`` that has any, in seq order."""
+    found: dict[str, list[StoredEntry]] = {item_id: [] for item_id in ids}
+    for stored in entries:
+        if stored.item in found:
+            found[stored.item].append(stored)
+    return {item_id: kept for item_id, kept in found.items() if kept}

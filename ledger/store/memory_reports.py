@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.chain import StoredEntry
 from ledger.store.base import CellKey, ReportMember
+from ledger.store.memory_queries import items_entries
 
 __all__ = ["MemoryReports", "ReportState"]
 
@@ -42,12 +43,7 @@ class MemoryReports:
         return sorted(i.id for i in self._s.items.values() if i.origin in wanted)
 
     def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
-        wanted = set(items)
-        found: dict[str, list[StoredEntry]] = {}
-        for stored in self._s.entries:
-            if stored.item in wanted:
-                found.setdefault(stored.item, []).append(stored)
-        return found
+        return items_entries(self._s.entries, items)
 
     def report_mark(self) -> int:
         return self._r.mark

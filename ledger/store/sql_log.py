@@ -1,20 +1,23 @@
 """The log on SQL: entries and the perfect Merkle subtrees they complete.
 
 Owns the ``entries`` and ``tree_nodes`` statements of ``ledger.store.sql``: the
-head, range reads, and ``append`` at an expected size, which stores the
-entries and the subtrees they complete in the caller's transaction. There is
-no update and no delete (the tables refuse both by trigger as well).
+head, range reads, the entries of many items at once, and ``append`` at an
+expected size, which stores the entries and the subtrees they complete in the
+caller's transaction. There is no update and no delete (the tables refuse both
+by trigger as well). Also what every SQL module shares: ``insert_rows`` to
+write many rows, ``among`` and ``batches`` to read by many keys.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from hashing import (
@@ -35,6 +38,34 @@ from ledger.store.tables import EntryRow, TreeNodeRow, TreeTileRow
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
 _tiles = TreeTileRow.__table__  # type: ignore[attr-defined]
+
+DIALECTS = ("sqlite", "postgresql")
+# SQLite: the values of one IN list, each a bound parameter (well under its limit).
+_IN_LIST = 500
+
+
+def among(column: Any, dialect: str) -> Any:
+    """``column`` equal to one of the values of the parameter ``among``, one of
+    ``batches``: ``= ANY`` of one array on PostgreSQL (an IN list is parsed anew
+    for each length of it), an IN list elsewhere."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam("among", type_=ARRAY(sa.String)))
+    return column.in_(sa.bindparam("among", expanding=True))
+
+
+def batches(conn: Connection, values: Iterable[str]) -> list[list[str]]:
+    """``values``, distinct and sorted, as the ``among`` of as few statements as
+    ``conn``'s database takes: one on PostgreSQL, ``_IN_LIST`` values each elsewhere."""
+    wanted = sorted(set(values))
+    step = len(wanted) if conn.dialect.name == "postgresql" else _IN_LIST
+    return [wanted[at : at + step] for at in range(0, len(wanted), max(step, 1))]
+
+
+# The entries of many items, in seq order (``LogRows.items_entries``).
+_ITEMS_ENTRIES = {
+    d: sa.select(_entries).where(among(_entries.c.item, d)).order_by(_entries.c.seq)
+    for d in DIALECTS
+}
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -194,6 +225,16 @@ class LogRows:
             sa.select(_entries).where(_entries.c.item == item_id).order_by(_entries.c.seq)
         )
         return [_stored(r) for r in rows]
+
+    def items_entries(self, item_ids: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        """The entries of each of these items that has any, in seq order: one
+        statement on PostgreSQL, one per ``_IN_LIST`` items elsewhere."""
+        statement = _ITEMS_ENTRIES[self.conn.dialect.name]
+        found: dict[str, list[StoredEntry]] = {}
+        for batch in batches(self.conn, item_ids):
+            for row in self.conn.execute(statement, {"among": batch}):
+                found.setdefault(row.item, []).append(_stored(row))
+        return found
 
     def recent_entries(self, limit: int) -> list[StoredEntry]:
         rows = self.conn.execute(sa.select(_entries).order_by(_entries.c.seq.desc()).limit(limit))

@@ -22,7 +22,7 @@ from ledger.events import ItemKind
 from ledger.lifecycle import Item, Role, State
 from ledger.records import CheckpointRecord, IdempotentAnswer, IssuedKey, KeyRecord, OrgRecord
 from ledger.store.base import CodeKey
-from ledger.store.sql_log import insert_rows
+from ledger.store.sql_log import DIALECTS, among, batches, insert_rows
 from ledger.store.sql_together import Held
 from ledger.store.tables import (
     ApiKeyRow,
@@ -45,7 +45,7 @@ _cosigs = CosignatureRow.__table__  # type: ignore[attr-defined]
 # Statements of the per-request lookups (API key, item, org, children, scans), built
 # once: building and cache-keying a statement costs several times its execution.
 _ITEM_BY_ID = sa.select(_items).where(_items.c.id == sa.bindparam("id"))
-_ITEMS_BY_IDS = sa.select(_items).where(_items.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ITEMS_BY_IDS = {d: sa.select(_items).where(among(_items.c.id, d)) for d in DIALECTS}
 _ITEMS_BY_CODES = sa.select(_items).where(
     _items.c.kind.in_(sa.bindparam("kinds", expanding=True))
     & _items.c.code.in_(sa.bindparam("codes", expanding=True))
@@ -142,11 +142,10 @@ class ProjectionRows:
         return None if row is None else _item(row)
 
     def items_by_ids(self, ids: Sequence[str]) -> dict[str, Item]:
-        """The items among ``ids`` that exist, by id (primary-key lookups, 500 at a time)."""
+        """The items among ``ids`` that exist, by id (primary-key lookups, ``batches``)."""
         found: dict[str, Item] = {}
-        wanted = sorted(set(ids))
-        for start in range(0, len(wanted), 500):
-            rows = self.conn.execute(_ITEMS_BY_IDS, {"ids": wanted[start : start + 500]})
+        for batch in batches(self.conn, ids):
+            rows = self.conn.execute(_ITEMS_BY_IDS[self.conn.dialect.name], {"among": batch})
             found.update((r.id, _item(r)) for r in rows)
         return found
 

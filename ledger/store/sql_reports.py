@@ -16,13 +16,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.chain import StoredEntry
 from ledger.store.base import CellKey, ReportMember
 from ledger.store.engine import REPORT_LOCK_KEY, WRITE_OPTION
-from ledger.store.sql_log import insert_rows
-from ledger.store.tables import EntryRow, ItemRow
+from ledger.store.sql_log import LogRows, among, batches, insert_rows
+from ledger.store.tables import ItemRow
 from ledger.store.tables_reports import ReportCellRow, ReportMarkRow, ReportMemberRow
 
 __all__ = ["ReportRows", "report_transaction"]
@@ -30,7 +29,6 @@ __all__ = ["ReportRows", "report_transaction"]
 _marks = ReportMarkRow.__table__  # type: ignore[attr-defined]
 _members = ReportMemberRow.__table__  # type: ignore[attr-defined]
 _cells = ReportCellRow.__table__  # type: ignore[attr-defined]
-_entries = EntryRow.__table__  # type: ignore[attr-defined]
 _items = ItemRow.__table__  # type: ignore[attr-defined]
 # Parts dropped by (item, report, key), three arrays in one statement.
 _DROP_PG = sa.text(
@@ -39,7 +37,6 @@ _DROP_PG = sa.text(
     "CAST(:keys AS text[])))"
 )
 _MARK = "reports"
-_CHUNK = 500
 
 
 def _text(value: Any) -> str:
@@ -57,10 +54,8 @@ def _member(row: Any) -> ReportMember:
     )
 
 
-class ReportRows:
-    """The aggregate tables' reads and writes on ``self.conn``."""
-
-    conn: Connection
+class ReportRows(LogRows):
+    """The aggregate tables' reads and writes on ``self.conn``, beside the log's reads."""
 
     def report_mark(self) -> int:
         upto = self.conn.execute(sa.select(_marks.c.upto).where(_marks.c.name == _MARK)).scalar()
@@ -76,19 +71,14 @@ class ReportRows:
         self.conn.execute(sa.delete(_cells))
         self.set_report_mark(0)
 
-    def _among(self, column: Any, values: list[str]) -> list[Any]:
-        """``column`` among ``values``: one array parameter on PostgreSQL (a long IN
-        list is parsed anew for each length), lists of a few hundred elsewhere."""
-        if not values:
-            return []
-        if self.conn.dialect.name == "postgresql":
-            return [column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))]
-        return [column.in_(values[at : at + _CHUNK]) for at in range(0, len(values), _CHUNK)]
+    def _among(self, column: Any) -> Any:
+        return among(column, self.conn.dialect.name)
 
     def members_of(self, items: Sequence[str]) -> list[ReportMember]:
+        statement = sa.select(_members).where(self._among(_members.c.item))
         found: list[ReportMember] = []
-        for among in self._among(_members.c.item, sorted(set(items))):
-            found.extend(_member(r) for r in self.conn.execute(sa.select(_members).where(among)))
+        for batch in batches(self.conn, items):
+            found.extend(_member(r) for r in self.conn.execute(statement, {"among": batch}))
         return found
 
     def change_members(
@@ -163,12 +153,11 @@ class ReportRows:
         for scope, report, key in keys:
             by_scope.setdefault((scope, report), []).append(key)
         for (scope, report), wanted in by_scope.items():
-            for among in self._among(_cells.c.key, wanted):
-                rows = self.conn.execute(
-                    sa.select(_cells.c.key, _cells.c.measures).where(
-                        _cells.c.scope == scope, _cells.c.report == report, among
-                    )
-                )
+            statement = sa.select(_cells.c.key, _cells.c.measures).where(
+                _cells.c.scope == scope, _cells.c.report == report, self._among(_cells.c.key)
+            )
+            for batch in batches(self.conn, wanted):
+                rows = self.conn.execute(statement, {"among": batch})
                 found.update(((scope, report, r.key), orjson.loads(r.measures)) for r in rows)
         return found
 
@@ -191,19 +180,15 @@ class ReportRows:
         insert_rows(self.conn, _cells, kept)
 
     def items_from(self, origins: Sequence[str]) -> list[str]:
+        statement = sa.select(_items.c.id).where(self._among(_items.c.origin))
         found: list[str] = []
-        for among in self._among(_items.c.origin, sorted(set(origins))):
-            found.extend(self.conn.execute(sa.select(_items.c.id).where(among)).scalars())
+        for batch in batches(self.conn, origins):
+            found.extend(self.conn.execute(statement, {"among": batch}).scalars())
         return found
 
     def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
-        found: dict[str, list[StoredEntry]] = {}
-        for among in self._among(_entries.c.item, sorted(set(items))):
-            rows = self.conn.execute(sa.select(_entries).where(among).order_by(_entries.c.seq))
-            for r in rows:
-                stored = StoredEntry(r.seq, r.hash, bytes(r.body), r.item, r.type, r.actor)
-                found.setdefault(r.item, []).append(stored)
-        return found
+        """The log's ``items_entries``, by the name ``ReportTables`` gives it."""
+        return self.items_entries(items)
 
 
 @contextmanager

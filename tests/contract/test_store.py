@@ -182,6 +182,7 @@ def test_an_empty_store_has_no_log_and_no_projection(contract_store: Store) -> N
             assert list(r.iter_entries()) == []
             assert r.recent_entries(10) == []
             assert r.item_entries("itm_A") == []
+            assert r.items_entries(["itm_A"]) == {}
             assert list(r.iter_items()) == []
             assert (r.count_items(), r.item_counts()) == (0, {})
             assert r.orgs() == []
@@ -215,6 +216,18 @@ def test_appended_entries_read_back_in_seq_order(contract_store: Store) -> None:
             assert r.item_entries("itm_A") == stored([log[3], log[5], log[7]])
             assert r.item_entries("itm_B") == stored([log[4]])
             assert r.item_entries("itm_C") == []
+
+    # Many items at once: past SQLite's IN list of 500, sorted so the items with
+    # entries come in the third; and by the report tables' name for the same read.
+    many = [f"itm_{n:04d}" for n in range(1200)] + ["itm_B", "itm_C", "itm_A", "itm_B"]
+    by_item = {"itm_A": stored([log[3], log[5], log[7]]), "itm_B": stored([log[4]])}
+    for view in views(contract_store):
+        with view() as r:
+            assert r.items_entries(many) == by_item
+            assert r.items_entries(["itm_C"]) == {}
+            assert r.items_entries([]) == {}
+    with contract_store.reports() as tables:
+        assert tables.entries_of(many) == by_item
 
 
 @pytest.mark.parametrize(
@@ -480,6 +493,8 @@ def test_items_read_back_by_id_ids_and_codes(contract_store: Store) -> None:
                 "itm_V": panel,
             }
             assert r.items_by_ids([]) == {}
+            many = [f"itm_{n:04d}" for n in range(1200)]  # past SQLite's IN list of 500
+            assert r.items_by_ids([*many, "itm_V"]) == {"itm_V": panel}
             assert r.children("itm_P") == ["itm_P1", "itm_P2"]
             assert r.children("itm_P1") == []
             assert [i.id for i in r.iter_items()] == ["itm_P", "itm_P1", "itm_P2", "itm_V"]
