@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 
 from ledger.errors import ValidationError
@@ -26,7 +26,7 @@ from ledger.items import ItemView, view_item
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.store.base import Store
-from ledger.store.query import ItemQuery, PageKey
+from ledger.store.query import ItemMatch, ItemQuery, PageKey
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "ItemFilters", "ItemPage", "query_items"]
 
@@ -39,16 +39,11 @@ _TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 
 @dataclass(frozen=True)
-class ItemFilters:
-    """What a caller asks for; ``None`` means any. Dates bound the last change,
-    both inclusive (``until`` is the whole of that day, UTC)."""
+class ItemFilters(ItemMatch):
+    """What a caller asks for: the store's filters (``ItemMatch``; ``None`` means
+    any), and dates that bound the last change, both inclusive (``until`` is the
+    whole of that day, UTC)."""
 
-    kind: str | None = None
-    state: str | None = None
-    holder: str | None = None
-    manufacturer: str | None = None
-    region: str | None = None
-    code_prefix: str | None = None
     since: date | None = None
     until: date | None = None
 
@@ -96,16 +91,8 @@ def _store_query(filters: ItemFilters) -> ItemQuery:
     if since is not None and until is not None and until < since:
         raise ValidationError(f"until ({until}) is before since ({since})", pointer="/until")
     end = None if until is None or until == date.max else (until + timedelta(days=1)).isoformat()
-    return ItemQuery(
-        kind=filters.kind,
-        state=filters.state,
-        holder=filters.holder,
-        manufacturer=filters.manufacturer,
-        region=filters.region,
-        code_prefix=filters.code_prefix,
-        since=None if since is None else since.isoformat(),
-        until=end,
-    )
+    match = {f.name: getattr(filters, f.name) for f in fields(ItemMatch)}
+    return ItemQuery(**match, since=None if since is None else since.isoformat(), until=end)
 
 
 def query_items(
