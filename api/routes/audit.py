@@ -1,16 +1,17 @@
 """The oversight dashboard: ``GET /audit``, HTML rendered on the server.
 
-Reads the reports a caller may see (``ledger.reports.build_report``: a regulator
-every org's items, any other org those in its chain) and the log's state
-(``ledger.log_state``: the latest checkpoint and its verified cosignatures), has
-``api.dashboard`` make figures, SVG charts and tables of them and renders
-``audit.html``. The reader is the org of ``Authorization: Bearer`` or of the
-passport session a browser signed in with (``api.sessions``); without either the
-answer is 401 with a page that signs in. The page's tables link to their reports
-(``GET /audit/reports/{name}``, JSON or CSV, as ``GET /v1/reports/{name}`` with
-the same session), to the seqs behind a row of sums
-(``GET /audit/reports/{name}/entries``, ``ledger.reports.row_entries``) and, for
-regulators, to each entry itself (``GET /audit/entries``, as ``GET /v1/log/entries``).
+Reads the reports a caller may see (``ledger.reports.build_reports``: one
+refresh and one read for them all; a regulator every org's items, any other org
+those in its chain) and the log's state (``ledger.log_state``: the latest
+checkpoint and its verified cosignatures), has ``api.dashboard`` make figures,
+SVG charts and tables of them and renders ``audit.html``. The reader is the org
+of ``Authorization: Bearer`` or of the passport session a browser signed in with
+(``api.sessions``); without either the answer is 401 with a page that signs in.
+The page's tables link to their reports (``GET /audit/reports/{name}``, JSON or
+CSV, as ``GET /v1/reports/{name}`` with the same session), to the seqs behind a
+row of sums (``GET /audit/reports/{name}/entries``, ``ledger.reports.row_entries``)
+and, for regulators, to each entry itself (``GET /audit/entries``, as
+``GET /v1/log/entries``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ledger.errors import AuthError, ForbiddenError
 from ledger.lifecycle import Role
 from ledger.log_state import log_state
 from ledger.records import OrgRecord
-from ledger.reports import build_report, row_entries
+from ledger.reports import build_report, build_reports, row_entries
 from ledger.service import Ledger
 from ledger.transparency import Transparency
 
@@ -60,9 +61,7 @@ async def _viewer(
 
 
 def _page(ledger: Ledger, tlog: Transparency, settings: Settings, org: OrgRecord) -> dict[str, Any]:
-    now = ledger.clock()
-    rules = deadlines_of(settings)
-    reports = {name: build_report(ledger.store, name, org, now, rules) for name in REPORTED}
+    reports = build_reports(ledger.store, REPORTED, org, ledger.clock(), deadlines_of(settings))
     names = {listing.org.id: listing.org.name for listing in reads.org_directory(ledger.store, org)}
     state = log_state(ledger.store, tlog.verifier)
     return dashboard(reports, state, names, regulator=org.role == Role.REGULATOR)

@@ -1,15 +1,16 @@
 """Compliance reports: read functions over the report aggregates.
 
 Owns the list of reports, ``build_report``, the one function an interface calls
-for a report, and ``row_entries``, the entries behind one row of sums. Both first
-bring the aggregates up to the log (``aggregate.refresh``: what the entries
-appended since the last refresh touched), then read them: a few rows of sums for
-the reports that count (``inventory`` and its ``monthly`` table, ``recovery``,
-``second-life``, ``flows``), one row per finding for those that list
-(``deadlines``, ``anomalies``). A regulator sees every org's items; any other org
-only the items in whose chain it stands, and sums over those alone. Listed rows
-name the seqs they were computed from; a row of sums names its ``row_key``, and
-``row_entries`` lists the seqs behind it.
+for a report (``build_reports`` for several read together, as a page shows
+them), and ``row_entries``, the entries behind one row of sums. Each first brings
+the aggregates up to the log once (``aggregate.refresh``: what the entries
+appended since the last refresh touched), then reads them in one transaction: a
+few rows of sums for the reports that count (``inventory`` and its ``monthly``
+table, ``recovery``, ``second-life``, ``flows``), one row per finding for those
+that list (``deadlines``, ``anomalies``). A regulator sees every org's items; any
+other org only the items in whose chain it stands, and sums over those alone.
+Listed rows name the seqs they were computed from; a row of sums names its
+``row_key``, and ``row_entries`` lists the seqs behind it.
 
 Modules: ``history`` (trails, parts, days), ``aggregate`` (the refresh), one per
 report (``inventory``, ``recovery``, ``deadlines``, ``second_life``, ``flows``,
@@ -19,7 +20,7 @@ report (``inventory``, ``recovery``, ``deadlines``, ``second_life``, ``flows``,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -49,6 +50,7 @@ __all__ = [
     "RowEntries",
     "behind",
     "build_report",
+    "build_reports",
     "rebuild",
     "refresh",
     "row_entries",
@@ -108,15 +110,19 @@ class _View:
     caller: OrgRecord | None
 
     @property
-    def everything(self) -> bool:
-        return self.caller is None or self.caller.role == Role.REGULATOR
+    def scope(self) -> str:
+        """Whose sums the caller reads: everyone's (a regulator, or ``None``: the
+        command line) or its own org's."""
+        if self.caller is None or self.caller.role == Role.REGULATOR:
+            return EVERYONE
+        return self.caller.id
 
     @property
-    def scope(self) -> str:
-        return EVERYONE if self.caller is None or self.everything else self.caller.id
+    def everything(self) -> bool:
+        return self.scope == EVERYONE
 
     def sees(self, member: ReportMember) -> bool:
-        return self.everything or (self.caller is not None and self.caller.id in member.viewers)
+        return self.everything or self.scope in member.viewers
 
     def cells(self, report: str) -> Cells:
         return {
@@ -147,12 +153,34 @@ def build_report(
     Raises:
         NotFoundError: no report of that name.
     """
-    if name not in REPORTS:
-        raise NotFoundError(f"no report {name!r}; the reports are {', '.join(REPORTS)}")
+    return build_reports(store, (name,), caller, now, rules)[name]
+
+
+def build_reports(
+    store: Store,
+    names: Sequence[str],
+    caller: OrgRecord | None,
+    now: datetime,
+    rules: Deadlines | None = None,
+) -> dict[str, Report]:
+    """The reports ``names``, by name, as ``build_report`` makes each, after one
+    refresh and read in one transaction: every one covers the same entries.
+
+    Raises:
+        NotFoundError: a name that is no report (before anything is read).
+    """
+    for name in names:
+        if name not in REPORTS:
+            raise NotFoundError(f"no report {name!r}; the reports are {', '.join(REPORTS)}")
     size = refresh(store, budget=CATCH_UP)
+    generated_at, rules = format_ts(now), rules or Deadlines()
+    done = {}
     with store.reports() as tables:
-        rows, more = _compute(_View(tables, caller), name, now, rules or Deadlines())
-    return Report(name, format_ts(now), rows, more, size)
+        view = _View(tables, caller)
+        for name in names:
+            rows, more = _compute(view, name, now, rules)
+            done[name] = Report(name, generated_at, rows, more, size)
+    return done
 
 
 @dataclass(frozen=True)

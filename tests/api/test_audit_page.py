@@ -19,12 +19,17 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from fastapi.testclient import TestClient
 
+from api.dashboard import REPORTED
 from api.sessions import SESSION_COOKIE
 from hashing import generate_private_key, public_key_bytes
 from hashing.note import add_cosignature
 from hashing.note_keys import witness_verifier_key
+from ledger.errors import NotFoundError
+from ledger.reads import find_org
+from ledger.reports import build_report, build_reports
 from tests.conftest import World
 from tests.factories import Org, event, register, registration, to_state
 
@@ -161,6 +166,20 @@ def test_a_regulator_sees_everything_an_oem_its_own(world: World) -> None:
     # 4.5 + 19.9 recovered of 5 + 20 declared.
     assert figures["regulator"]["recovery"] == "97.60%"
     assert figures["oem2"]["recovery"] == "\N{EN DASH}"  # nothing recycled in its chain
+
+
+def test_the_page_reads_its_reports_together_as_each_alone(world: World) -> None:
+    _history(world)
+    store = world.app.state.ledger.store
+    now = world.app.state.ledger.clock()
+    for caller in (None, find_org(store, world.oem.id)):
+        together = build_reports(store, REPORTED, caller, now)
+        assert list(together) == list(REPORTED)
+        assert together["inventory"].rows
+        for name, report in together.items():
+            assert report == build_report(store, name, caller, now), name
+    with pytest.raises(NotFoundError, match="nonsense"):
+        build_reports(store, ("inventory", "nonsense"), None, now)
 
 
 def test_the_charts_draw_the_report_rows(world: World) -> None:
