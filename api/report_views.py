@@ -21,7 +21,7 @@ from ledger.reports import Deadlines, Report
 
 __all__ = [
     "ReportBody",
-    "RowEntries",
+    "ReportRowEntries",
     "cell",
     "csv_text",
     "deadlines_of",
@@ -43,7 +43,7 @@ class ReportBody(BaseModel):
     rows: list[dict[str, Any]]
 
 
-class RowEntries(BaseModel):
+class ReportRowEntries(BaseModel):
     """The entries (seqs) behind one row of sums of a report, a page of items at a
     time: ``next_after`` (when not null) asks for the next page."""
 

@@ -11,7 +11,7 @@ from api.deps import CallerDep, LedgerDep, SettingsDep
 from api.problems import READ_PROBLEMS, in_query
 from api.report_views import (
     ReportBody,
-    RowEntries,
+    ReportRowEntries,
     csv_text,
     deadlines_of,
     linked,
@@ -53,7 +53,7 @@ def report(
 
 @router.get(
     "/reports/{name}/entries",
-    response_model=RowEntries,
+    response_model=ReportRowEntries,
     responses=READ_PROBLEMS,
     summary="The entries (seqs) a row of sums of a report was computed from",
 )

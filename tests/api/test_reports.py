@@ -349,3 +349,13 @@ def test_a_rows_entries_come_a_page_of_items_at_a_time(world: World) -> None:
     )
     assert too_many.status_code == 422
     assert too_many.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_rows_entries_are_documented_as_their_own_schema(world: World) -> None:
+    doc = world.client.get("/openapi.json").json()
+    answer = doc["paths"]["/v1/reports/{name}/entries"]["get"]["responses"]["200"]
+    ref = answer["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/ReportRowEntries"
+    schema = doc["components"]["schemas"]["ReportRowEntries"]
+    assert set(schema["properties"]) == {"report", "table", "row", "entries", "next_after"}
+    assert "RowEntries" not in doc["components"]["schemas"]
