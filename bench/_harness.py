@@ -1,5 +1,6 @@
 """What the benchmarks share: a scratch database, ``retrace serve`` as a subprocess,
-``wrk`` runs, py-spy profiles of the server's workers and a table of results.
+``wrk`` runs, py-spy profiles of the server's workers, in-process timings (a call,
+pages of an item query) and a table of results.
 
 Imported by the scripts in this folder (``python bench/NAME.py`` puts the folder on the path).
 """
@@ -18,13 +19,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+
+from ledger import queries
+from ledger.records import OrgRecord
+from ledger.store.base import Store
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 READY_TIMEOUT_S = 60.0
@@ -358,6 +363,39 @@ def summarize_profile(
     lines.append("  hottest leaf frames:")
     lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in leaf.most_common(top)]
     return "\n".join(lines)
+
+
+# -- in-process timings ----------------------------------------------------------------
+
+
+def timed(call: Callable[[], Any], repeat: int) -> list[float]:
+    """Milliseconds of ``repeat`` calls of ``call``, sorted."""
+    took = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        took.append((time.perf_counter() - began) * 1000)
+    return sorted(took)
+
+
+def page_times(
+    store: Store, caller: OrgRecord, filters: queries.ItemFilters, repeat: int
+) -> list[float]:
+    """Milliseconds of ``repeat`` pages of 100 of an item query
+    (``ledger.queries.query_items``, ``GET /v1/items``'s one call), sorted; each page
+    after the first read by the cursor of the one before."""
+    cursor: str | None = None
+
+    def page() -> None:
+        nonlocal cursor
+        cursor = queries.query_items(store, caller, filters, cursor=cursor, limit=100).next_cursor
+
+    return timed(page, repeat)
+
+
+def p99(took: Sequence[float]) -> float:
+    """The 99th percentile of sorted timings (the nearest rank below)."""
+    return took[min(len(took) - 1, int(len(took) * 0.99))]
 
 
 # -- results ---------------------------------------------------------------------------

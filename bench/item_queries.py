@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from _harness import scratch_database
+from _harness import p99, page_times, scratch_database
 
 from ledger import items, orgs, queries
 from ledger.commit import Tx
@@ -67,16 +67,6 @@ def _fill(ledger: Ledger, count: int) -> dict[str, OrgRecord]:
     return {**cast, "admin": admin}
 
 
-def _time(ledger: Ledger, caller: OrgRecord, f: queries.ItemFilters, repeat: int) -> list[float]:
-    took, cursor = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        page = queries.query_items(ledger.store, caller, f, cursor=cursor, limit=100)
-        took.append((time.perf_counter() - began) * 1000)
-        cursor = page.next_cursor
-    return took
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -107,9 +97,8 @@ def main() -> None:
                 ),
             }
             for name, (caller, f) in cases.items():
-                took = sorted(_time(ledger, caller, f, args.repeat))
-                p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
-                print(f"  {name:28} p50 {statistics.median(took):7.1f} ms  p99 {p99:7.1f} ms")
+                took = page_times(store, caller, f, args.repeat)
+                print(f"  {name:28} p50 {statistics.median(took):7.1f} ms  p99 {p99(took):7.1f} ms")
             store.dispose()
 
 

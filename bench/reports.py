@@ -26,14 +26,13 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _harness import scratch_database
+from _harness import p99, page_times, scratch_database, timed
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger import items, orgs, queries
@@ -135,31 +134,6 @@ def _fill(ledger: Ledger, count: int, bar: Progress) -> dict[str, OrgRecord]:
     return cast
 
 
-def _timed(call: Callable[[], Any], repeat: int) -> list[float]:
-    took = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        took.append((time.perf_counter() - began) * 1000)
-    return sorted(took)
-
-
-def _page_times(
-    ledger: Ledger, caller: OrgRecord, f: queries.ItemFilters, repeat: int
-) -> list[float]:
-    took, cursor = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        page = queries.query_items(ledger.store, caller, f, cursor=cursor, limit=100)
-        took.append((time.perf_counter() - began) * 1000)
-        cursor = page.next_cursor
-    return sorted(took)
-
-
-def _p99(took: list[float]) -> float:
-    return took[min(len(took) - 1, int(len(took) * 0.99))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
@@ -188,7 +162,7 @@ def main() -> None:
             with store.engine.connect() as conn:
                 conn.execute(sa.text("SELECT sum(length(body)) FROM entries")).scalar()
 
-        scans = _timed(scan, 3)
+        scans = timed(scan, 3)
         print(
             f"  full scan of entries          p50 {statistics.median(scans):8.1f} ms (the baseline)"
         )
@@ -197,7 +171,7 @@ def main() -> None:
         for caller_name in ("reg", "recycler"):
             caller = cast[caller_name]
             for name in REPORTS:
-                took = _timed(partial(build_report, store, name, caller, now), args.repeat)
+                took = timed(partial(build_report, store, name, caller, now), args.repeat)
                 rows = len(build_report(store, name, caller, now).rows)
                 verdict = "ok" if took[-1] < GOAL_REPORT_MS else "MISS"
                 misses += verdict == "MISS"
@@ -217,12 +191,12 @@ def main() -> None:
             "oem, holder=recycler": (cast["oem"], queries.ItemFilters(holder=cast["recycler"].id)),
         }
         for name, (caller, f) in cases.items():
-            took = _page_times(ledger, caller, f, args.query_repeat)
-            verdict = "ok" if _p99(took) < GOAL_QUERY_P99_MS else "MISS"
+            took = page_times(store, caller, f, args.query_repeat)
+            verdict = "ok" if p99(took) < GOAL_QUERY_P99_MS else "MISS"
             misses += verdict == "MISS"
             print(
                 f"  items: {name:26} p50 {statistics.median(took):7.1f} ms"
-                f"  p99 {_p99(took):7.1f} ms  {verdict}"
+                f"  p99 {p99(took):7.1f} ms  {verdict}"
             )
 
         def extra() -> None:
