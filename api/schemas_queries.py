@@ -12,5 +12,6 @@ __all__ = ["ItemPage"]
 class ItemPage(BaseModel):
     items: list[ItemOut]
     next_cursor: str | None = Field(
-        description="pass as `cursor` for the next page; null on the last page"
+        description="pass as `cursor` for the next page; null on the last page (a page "
+        "before it may be short, even empty)"
     )

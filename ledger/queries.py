@@ -11,6 +11,12 @@ appear if they match when their page is read. Filters on what changes (state,
 holder, region, last change) are read as each page is read: an item that stops
 matching before its page is read is not shown, one that starts matching is.
 The cursor is opaque to clients: the key of the page's last item.
+
+A page reads at most the items created within ``SCAN`` seqs of the log from
+where it begins, so its cost does not grow with the log whatever the filters:
+one that finds fewer than ``limit`` items there ends early, perhaps empty, with
+a cursor to the rest (the seq it stopped at, and no item id). The listing is
+over when ``next_cursor`` is null, never because a page came back short.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from ledger.records import OrgRecord
 from ledger.store.base import Store
 from ledger.store.query import ItemMatch, ItemQuery, PageKey
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "ItemFilters", "ItemPage", "query_items"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "SCAN", "ItemFilters", "ItemPage", "query_items"]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+SCAN = 5_000
+"""Seqs of the log one page reads at most (the items created within them)."""
 _SEES_ALL = frozenset({Role.REGULATOR, Role.ADMIN})
-_CURSOR = re.compile(r"(0|[1-9][0-9]{0,18}):([A-Za-z0-9_]{1,64})")
+# An empty id: from that seq on (a page that stopped at its ``SCAN`` bound).
+_CURSOR = re.compile(r"(0|[1-9][0-9]{0,18}):([A-Za-z0-9_]{0,64})")
 _MAX_SEQ = 2**63 - 1
 _TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
@@ -102,8 +111,10 @@ def query_items(
     *,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    scan: int = SCAN,
 ) -> ItemPage:
-    """A page of the items ``caller`` may see that match ``filters``.
+    """A page of the items ``caller`` may see that match ``filters``, read from
+    the items created within ``scan`` seqs of where the page begins.
 
     Raises:
         ValidationError: a malformed cursor or filter, or a limit outside
@@ -111,16 +122,21 @@ def query_items(
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit must be 1 to {MAX_LIMIT}", pointer="/limit")
+    after = None if cursor is None else decode_cursor(cursor)
     query = replace(
         _store_query(filters),
         visible_to=None if caller.role in _SEES_ALL else caller.id,
-        after=None if cursor is None else decode_cursor(cursor),
+        after=after,
         limit=limit + 1,
     )
     with store.reader() as r:
-        found = r.query_items(query)
+        bound = (0 if after is None else after[0]) + max(scan, 1)
+        below = bound if bound < r.size() else None
+        found = r.query_items(replace(query, below=below))
         page = found[:limit]
         children = r.children_of([item.id for _, item in page])
     views = [view_item(item, children.get(item.id, [])) for _, item in page]
-    more = len(found) > limit
-    return ItemPage(views, encode_cursor(page[-1][0]) if more and page else None)
+    if len(found) > limit:
+        return ItemPage(views, encode_cursor(page[-1][0]))
+    # Every match below the bound is in this page; the rest of the log is the next.
+    return ItemPage(views, None if below is None else encode_cursor((below, "")))

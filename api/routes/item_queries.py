@@ -29,7 +29,10 @@ _Text = Annotated[str | None, Query(min_length=1, max_length=64)]
     "regulator or admin every item. `region` is the holder's region, `code_prefix` the "
     "start of the code, `since` and `until` (inclusive) bound the date of the last change. "
     "Items come in the order they were created; following `next_cursor` never repeats an "
-    "item nor skips one that existed when paging began, whatever is written meanwhile.",
+    "item nor skips one that existed when paging began, whatever is written meanwhile. "
+    f"A page reads at most the items created within {queries.SCAN:,} entries of the log "
+    "from where it begins, so a filter that few items match may give short or empty pages "
+    "before the last: the listing ends when `next_cursor` is null, not when a page is short.",
 )
 def list_items(
     caller: CallerDep,

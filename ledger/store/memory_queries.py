@@ -60,7 +60,8 @@ def query_items(
     entries: Sequence[StoredEntry],
     orgs: Mapping[str, OrgRecord],
 ) -> list[tuple[PageKey, Item]]:
-    """Up to ``query.limit`` matching items by (created_seq, id), after ``query.after``."""
+    """Up to ``query.limit`` matching items by (created_seq, id), after ``query.after``
+    and created before ``query.below``."""
     held: set[str] = set()
     if query.visible_to is not None:
         held = {
@@ -71,6 +72,8 @@ def query_items(
     keyed = sorted((((created[i], i), item) for i, item in items.items()), key=lambda p: p[0])
     found: list[tuple[PageKey, Item]] = []
     for key, item in keyed:
+        if query.below is not None and key[0] >= query.below:
+            break
         if query.after is not None and key <= query.after:
             continue
         if _matches(query, item, entries, orgs, held):

@@ -40,11 +40,13 @@ class ItemQuery(ItemMatch):
     ``since`` and ``until`` bound the timestamp of the item's last entry
     (``ts >= since`` and ``ts < until``, RFC 3339 text compared as text).
     ``visible_to`` limits the items to those an org made, holds or held (the
-    actor of a ``transferred`` entry on it); ``None`` is every item.
+    actor of a ``transferred`` entry on it); ``None`` is every item. ``below``
+    limits them to items created before that seq: how far a page may read.
     """
 
     since: str | None = None
     until: str | None = None
     visible_to: str | None = None
     after: PageKey | None = None
+    below: int | None = None
     limit: int = 100

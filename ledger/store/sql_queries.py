@@ -76,8 +76,10 @@ def _conditions(query: ItemQuery, order: tuple[Any, Any] | None = None) -> list[
             found.append(last >= query.since)
         if query.until is not None:
             found.append(last < query.until)
+    created, ident = order or (items.created_seq, items.id)
+    if query.below is not None:
+        found.append(created < query.below)
     if query.after is not None:
-        created, ident = order or (items.created_seq, items.id)
         seq, item_id = query.after
         # The first term alone is an index range on both databases; the second
         # places the page exactly (an OR alone is not used as a range by PostgreSQL).

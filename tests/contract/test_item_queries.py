@@ -137,11 +137,17 @@ def expected(world: World, caller: OrgRecord, f: queries.ItemFilters) -> list[st
 
 
 def read_all(
-    world: World, caller: OrgRecord, f: queries.ItemFilters, limit: int
+    world: World,
+    caller: OrgRecord,
+    f: queries.ItemFilters,
+    limit: int,
+    scan: int = queries.SCAN,
 ) -> list[queries.ItemPage]:
     pages, cursor = [], None
     while True:
-        page = queries.query_items(world.ledger.store, caller, f, cursor=cursor, limit=limit)
+        page = queries.query_items(
+            world.ledger.store, caller, f, cursor=cursor, limit=limit, scan=scan
+        )
         pages.append(page)
         if page.next_cursor is None:
             return pages
@@ -235,6 +241,8 @@ def test_every_filter_answers_what_the_account_says(world: World, data: st.DataO
     if f.since is not None and f.until is not None and f.until < f.since:
         f = queries.ItemFilters(**{**vars(f), "until": f.since})
     limit = data.draw(st.integers(1, 6), label="limit")
+    # How far a page reads: the whole of this small log, or a few seqs at a time.
+    scan = data.draw(st.sampled_from([queries.SCAN, 1, 2, 5, 13]), label="scan")
     # The drawn filters together, each of them alone (together they mostly
     # match nothing), and none: for every caller, whose view differs.
     alone = [
@@ -243,13 +251,39 @@ def test_every_filter_answers_what_the_account_says(world: World, data: st.DataO
     by_id = {k.id: k for k in world.known}
     for caller in world.orgs.values():
         for each, size in [(f, limit), (queries.ItemFilters(), limit)] + [(a, 50) for a in alone]:
-            pages = read_all(world, caller, each, size)
+            pages = read_all(world, caller, each, size, scan)
             seen = [view.item.id for page in pages for view in page.items]
             assert seen == expected(world, caller, each), (caller.name, each)
-            assert all(len(page.items) == size for page in pages[:-1])
+            assert all(len(page.items) <= size for page in pages)
+            if scan == queries.SCAN:  # bounded by the log, not by the scan
+                assert all(len(page.items) == size for page in pages[:-1])
             for view in (v for page in pages for v in page.items):
                 known = by_id[view.item.id]
                 assert (view.item.state.value, view.item.holder) == (known.state, known.holder)
+
+
+def test_a_page_reads_no_further_than_its_scan(world: World) -> None:
+    regulator, oem = world.org("regulator"), world.org("oem")
+    made = [world.register("oem", "pv_module").id for _ in range(12)]
+    with world.ledger.store.reader() as r:
+        size = r.size()
+    # A filter nothing matches: each page reads the items of 4 seqs and comes
+    # back empty with a cursor to the rest, until the log's end.
+    none = queries.ItemFilters(until=START_DAY - timedelta(days=1))
+    pages = read_all(world, regulator, none, 10, scan=4)
+    assert [len(page.items) for page in pages] == [0] * len(pages)
+    assert len(pages) == -(-size // 4)
+    # Short pages lose nothing: every match comes once, in order.
+    every = read_all(world, oem, queries.ItemFilters(kind="pv_module"), 3, scan=4)
+    assert [v.item.id for page in every for v in page.items] == made
+    assert all(len(page.items) <= 3 for page in every)
+    # The cursor of a page that stopped at its bound is one this service reads.
+    first = queries.query_items(world.ledger.store, regulator, none, limit=10, scan=4)
+    assert first.next_cursor is not None
+    again = queries.query_items(
+        world.ledger.store, regulator, none, cursor=first.next_cursor, limit=10, scan=4
+    )
+    assert again.items == []
 
 
 def test_children_come_with_the_items(world: World) -> None:
