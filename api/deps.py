@@ -30,7 +30,7 @@ from ledger.idempotency import Idempotency, fingerprint
 from ledger.lifecycle import Role
 from ledger.records import OrgRecord
 from ledger.service import Ledger
-from ledger.store.base import CodeKey, ProjectionReader
+from ledger.store.base import CodeKey
 from ledger.transparency import Transparency
 
 T = TypeVar("T")
@@ -206,12 +206,12 @@ async def run_write(
     kind: type[T],
     idempotency: Idempotency | None,
     response: Response,
-    claims: Callable[[ProjectionReader], set[CodeKey]] | None = None,
+    claims: frozenset[CodeKey] = frozenset(),
 ) -> T:
     """Run a write off the event loop (``api.handoff``); a replayed first answer is
     marked as such.
 
-    ``claims`` names the item codes the write registers (``ledger.items.claims``).
+    ``claims`` names the item codes the write registers (``ledger.items.claimed_codes``).
     """
     outcome = await handoff.run(partial(ledger.submit, write, kind, idempotency, claims=claims))
     if outcome.replayed:

@@ -166,6 +166,7 @@ class Job(Generic[T]):
     """One queued write of a group commit, and what became of it."""
 
     run: Callable[[Tx], T]
+    claims: frozenset[CodeKey] = frozenset()
     result: T | None = None
     error: BaseException | None = None
     done: bool = False
@@ -208,13 +209,16 @@ class GroupCommit:
         self._cond = threading.Condition()
         self._leading = False
 
-    def run(self, write: Callable[[Tx], T]) -> T:
+    def run(self, write: Callable[[Tx], T], claims: frozenset[CodeKey] = frozenset()) -> T:
         """Run ``write`` atomically, perhaps in one transaction with others' writes.
+
+        ``claims``: the item codes the write will register (``ledger.items.claimed_codes``),
+        checked with every other write's of the batch in one read once the chain is held.
 
         Raises:
             LedgerError: the write's refusal; nothing of it is kept.
         """
-        job: Job[T] = Job(write)
+        job: Job[T] = Job(write, claims)
         with self._cond:
             self._queue.append(job)
         while True:
@@ -288,6 +292,7 @@ class GroupCommit:
             # Taken now, not before the chain was held: the writes queued while
             # another process held it share this transaction.
             batch += self._take(self.MAX_BATCH)
+            self._check_claims(tx, batch)
             if len(batch) == 1:
                 # Alone in its transaction, a refusal rolls the whole of it back.
                 batch[0].error = None
@@ -303,9 +308,23 @@ class GroupCommit:
                 more = self._take(self.MAX_BATCH - len(batch))
                 if not more:
                     break
+                self._check_claims(tx, more)
                 batch += more
             tx.flush()
         return tx.entries
+
+    @staticmethod
+    def _check_claims(tx: Tx, jobs: list[Job[Any]]) -> None:
+        """One read for the codes ``jobs`` will register: each write then finds its
+        code free or taken in ``tx`` (``ledger.items``) without a read of its own."""
+        wanted: set[CodeKey] = set()
+        for job in jobs:
+            wanted |= job.claims
+        wanted -= tx.known_free | tx.taken
+        if wanted:
+            taken = tx.writer.existing_codes(sorted(wanted))
+            tx.taken |= taken
+            tx.known_free |= wanted - taken
 
     @staticmethod
     def _in_savepoint(writer: Writer, tx: Tx, job: Job[Any]) -> None:

@@ -26,7 +26,7 @@ from ledger.idempotency import Refusal
 from ledger.lifecycle import Item, Org, Tolerances
 from ledger.plausibility import check_date, check_plausible, check_registration
 from ledger.records import OrgRecord
-from ledger.store.base import CodeKey, ProjectionReader
+from ledger.store.base import CodeKey
 
 __all__ = [
     "EventResult",
@@ -35,7 +35,7 @@ __all__ = [
     "Recorded",
     "Registered",
     "Written",
-    "claims",
+    "claimed_codes",
     "record_event",
     "record_many",
     "register",
@@ -128,28 +128,21 @@ def register(tx: Tx, actor: OrgRecord, raw: Any) -> Written:
 _KINDS = frozenset(k.value for k in ItemKind)
 
 
-def claims(r: ProjectionReader, actor: OrgRecord, raw: Any) -> set[CodeKey]:
-    """The code a registration from ``raw`` claims, checked free before it queues.
+def claimed_codes(actor: OrgRecord, raw: Any) -> frozenset[CodeKey]:
+    """The code a registration from ``raw`` will claim, read from the body alone.
 
-    A read outside the write transaction, so that the serialized part of the
-    write need not wait for it: the write takes the code as free, and the
-    unique index still refuses one registered meanwhile. A ``raw`` the write
-    will refuse anyway claims nothing.
-
-    Raises:
-        DuplicateError: the code is registered already.
+    The group commit checks the codes of every write in a batch with one read,
+    inside the batch's transaction (``ledger.commit.GroupCommit.run``), rather than
+    one read per write. A ``raw`` the write will refuse anyway claims nothing.
     """
     kind, code = (raw.get("kind"), raw.get("code")) if isinstance(raw, dict) else (None, None)
     if kind not in _KINDS or not isinstance(code, str):
-        return set()
+        return frozenset()
     try:
         codes.validate_code(kind, code)
     except LedgerError:
-        return set()
-    key = (kind, codes.code_scope(kind, actor.id), code)
-    if r.existing_codes([key]):
-        raise _taken(ItemKind(kind), code, "/code")
-    return {key}
+        return frozenset()
+    return frozenset({(kind, codes.code_scope(kind, actor.id), code)})
 
 
 def _taken(kind: ItemKind, code: str, pointer: str) -> DuplicateError:

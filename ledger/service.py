@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import TypeVar
 
 from ledger.chain import Entry
@@ -24,16 +23,11 @@ from ledger.lifecycle import Tolerances
 from ledger.orgs import OrgCache, authenticate
 from ledger.records import OrgRecord
 from ledger.sessions import session_org
-from ledger.store.base import CodeKey, ProjectionReader, Store
+from ledger.store.base import CodeKey, Store
 
 __all__ = ["Ledger"]
 
 T = TypeVar("T")
-
-
-def _claimed(free: set[CodeKey], write: Callable[[Tx], T], tx: Tx) -> T:
-    tx.known_free |= free - tx.codes
-    return write(tx)
 
 
 class Ledger:
@@ -70,7 +64,7 @@ class Ledger:
         kind: type[T],
         idempotency: Idempotency | None = None,
         *,
-        claims: Callable[[ProjectionReader], set[CodeKey]] | None = None,
+        claims: frozenset[CodeKey] = frozenset(),
     ) -> Outcome[T]:
         """Run one write atomically, sharing a transaction with concurrent writes.
 
@@ -78,24 +72,18 @@ class Ledger:
             kind: the type of the write's result (how a kept answer is read back).
             idempotency: when given, a key seen before returns the first result
                 (``replayed``) and writes nothing.
-            claims: the item codes the write will register, checked free before
-                it queues (``ledger.items.claims``), so the serialized part of
-                the write does not wait for that read. Not used with an
-                idempotency key, whose retry must find its first answer instead.
+            claims: the item codes the write will register
+                (``ledger.items.claimed_codes``), checked with the other writes'
+                of its batch in one read (``GroupCommit.run``).
 
         Raises:
             LedgerError: any refusal; nothing is written.
         """
         if idempotency is None:
-            if claims is not None:
-                with self.store.lookup() as r:
-                    free = claims(r)
-                if free:
-                    write = partial(_claimed, free, write)
-            return Outcome(self.commit.run(write))
+            return Outcome(self.commit.run(write, claims))
         if self.seal is None:
             raise ValidationError("this ledger keeps no idempotent answers")
-        return self.commit.run(once(self.seal, idempotency, kind, write))
+        return self.commit.run(once(self.seal, idempotency, kind, write), claims)
 
     def write(self, write: Callable[[Tx], T]) -> T:
         """Run one write atomically in a transaction of its own (CLI, demo)."""

@@ -101,7 +101,7 @@ async def register_item(
         items.Written,
         await idempotency_for(request, caller, key),
         response,
-        claims=partial(items.claims, actor=caller, raw=raw),
+        claims=items.claimed_codes(caller, raw),
     )
     return answer(presenters.written(done), response, 201)
 
