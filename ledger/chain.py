@@ -11,12 +11,11 @@ entries and chains is ``ledger/verify``'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
-
-import orjson
+from typing import Any, Protocol
 
 from hashing import HashingError, canonical_json, leaf_hash
 
@@ -69,6 +68,27 @@ class Entry:
             "sig": self.sig,
             "hash": self.hash,
         }
+
+
+class EntryContent(Protocol):
+    """What an entry says, for the readers that need no more than that (the mass
+    and access rules, the reports): an ``Entry`` is one, and so is a lighter
+    value that leaves out the bytes, the links and the signature."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def ts(self) -> str: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def data(self) -> Mapping[str, Any]: ...
 
 
 @lru_cache(maxsize=16)
@@ -157,13 +177,6 @@ def parse_entry(body: bytes) -> Entry:
     if canonical != body:
         raise ValueError("bytes are not the canonical (RFC 8785) form")
     return _entry(fields, body, leaf_hash(body).hex())
-
-
-def stored_entry(body: bytes, entry_hash: str) -> Entry:
-    """An entry as the store holds it, read without checking its form again: the
-    writer built it, and ``parse_entry`` (every verifier's read) checks it. For
-    reads that only look at what entries say, such as the report aggregates."""
-    return _entry(orjson.loads(body), body, entry_hash)
 
 
 def _entry(fields: dict[str, Any], body: bytes, entry_hash: str) -> Entry:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from ledger.chain import Entry
+from ledger.chain import EntryContent
 from ledger.errors import ImplausibleError, MassBalanceError, ValidationError
 from ledger.events import Child, Recovered, Recycled
 
@@ -139,7 +139,7 @@ def element_mass(found: Compound, mass_kg: Decimal) -> Decimal:
 CORRECTED = "corrected"
 
 
-def effective_data(entries: Sequence[Entry]) -> dict[int, dict[str, Any]]:
+def effective_data(entries: Sequence[EntryContent]) -> dict[int, dict[str, Any]]:
     """Each entry's ``data`` by seq, with the corrections among ``entries`` applied in order."""
     out: dict[int, dict[str, Any]] = {}
     for entry in entries:
@@ -159,7 +159,7 @@ class ItemMass:
     seq: int
 
 
-def item_mass(history: Sequence[Entry]) -> ItemMass | None:
+def item_mass(history: Sequence[EntryContent]) -> ItemMass | None:
     """The mass weighed at the item's latest collection, else its registered
     ``attributes.mass_kg``, corrections applied; None when neither is known."""
     data = effective_data(history)

@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from hashing import Verifier
-from ledger.chain import Entry, StoredEntry
+from ledger.chain import Entry, EntryContent, StoredEntry
 from ledger.errors import AuditFailure
 from ledger.lifecycle import TERMINAL, Item, Org
 from ledger.privacy import sees_personal, strip
@@ -49,7 +49,7 @@ class Access(StrEnum):
     REGULATOR = "regulator"  # an authority
 
 
-def chain_orgs(item: Item, entries: Sequence[Entry]) -> frozenset[str]:
+def chain_orgs(item: Item, entries: Sequence[EntryContent]) -> frozenset[str]:
     """The orgs in an item's chain: its manufacturer and holder, every org that wrote
     one of its entries (the recycler that collected or processed it included) and
     every org an entry names (the recipient of a transfer)."""

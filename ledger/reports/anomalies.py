@@ -118,6 +118,8 @@ def _collected_twice(trail: Trail) -> list[Row]:
 
 
 def _soh_rising(ctx: Context, trail: Trail) -> list[Row]:
+    if not trail.of_type("assessed"):
+        return []  # a finding names one of the item's own assessments
     line: list[Trail] = [trail]
     while (origin := line[-1].item.origin) is not None:
         if any(t.item.id == origin for t in line):
@@ -142,11 +144,12 @@ def _soh_rising(ctx: Context, trail: Trail) -> list[Row]:
 
 
 def _above_content(trail: Trail) -> list[Row]:
-    declared = trail.registered().get("attributes", {}).get("materials")
+    recycled = trail.of_type("recycled")
+    declared = trail.registered().get("attributes", {}).get("materials") if recycled else None
     if not isinstance(declared, dict):
         return []
     rows = []
-    for entry in trail.of_type("recycled"):
+    for entry in recycled:
         found = element_masses(trail.data[entry.seq].get("recovered", []))
         for element in ELEMENT_KEYS:
             content = Decimal(str(declared.get(element, "0")))
@@ -162,12 +165,14 @@ def _above_content(trail: Trail) -> list[Row]:
 
 
 def _mass_gain(trail: Trail) -> list[Row]:
-    registered = trail.of_type("registered")
+    registered, collected = trail.of_type("registered"), trail.of_type("collected")
+    if not registered or not collected:
+        return []
     mass = trail.registered().get("attributes", {}).get("mass_kg")
-    if not registered or not isinstance(mass, str):
+    if not isinstance(mass, str):
         return []
     rows = []
-    for entry in trail.of_type("collected"):
+    for entry in collected:
         weighed = Decimal(str(trail.data[entry.seq].get("mass_kg", "0")))
         if weighed > Decimal(mass) * (1 + MASS_GAIN):
             detail = f"weighed {weighed} kg at collection, registered at {mass} kg"

@@ -31,6 +31,7 @@ from ledger.lifecycle import Role, State
 from ledger.reports.history import (
     Context,
     Part,
+    Step,
     Trail,
     china_day,
     event_day,
@@ -60,7 +61,10 @@ def deadline_parts(trail: Trail, ctx: Context) -> list[Part]:
     parts = _clock(trail, ctx)
     for entry in trail.entries:
         # A correction's own data is folded into the entry it corrects.
-        happened = event_day(entry, trail.data.get(entry.seq, entry.data))
+        data = trail.data.get(entry.seq, entry.data)
+        if not isinstance(data.get("date"), str):
+            continue  # it happened the day it was recorded
+        happened = event_day(entry, data)
         lag = working_days_between(happened, china_day(entry.ts))
         if lag > 0:
             key = (happened.isoformat(), str(entry.seq))
@@ -74,7 +78,7 @@ def _clock(trail: Trail, ctx: Context) -> list[Part]:
         rule = "collect"
         steps = [*trail.of_type("retired")[-1:], *_transfers_to(trail, item.holder)[-1:]]
     elif item.state in (State.COLLECTED, State.ASSESSED):
-        rule, steps = "process", trail.of_type("collected")[-1:]
+        rule, steps = "process", [*trail.of_type("collected")[-1:]]
     else:
         return []
     if not steps:
@@ -84,7 +88,7 @@ def _clock(trail: Trail, ctx: Context) -> list[Part]:
     return [Part(CLOCKS[rule], (since.isoformat(),), seqs, {"org": item.holder})]
 
 
-def _transfers_to(trail: Trail, org: str) -> list[Any]:
+def _transfers_to(trail: Trail, org: str) -> list[Step]:
     return [e for e in trail.of_type("transferred") if trail.data[e.seq].get("to_org") == org]
 
 

@@ -24,6 +24,8 @@ _ZERO = Decimal(0)
 
 def flows_parts(trail: Trail, _ctx: Context) -> list[Part]:
     """The item's moves, summed per (from org, to org): the item counts once."""
+    if not trail.of_type("transferred"):
+        return []
     moves: dict[tuple[str, str], dict[str, Decimal]] = {}
     seqs: dict[tuple[str, str], list[int]] = {}
     for index, entry in enumerate(trail.entries):

@@ -1,6 +1,7 @@
 """What every report reads of one item, and the days and numbers reports share.
 
-Owns ``Trail`` (an item with its entries in seq order and their data with
+Owns ``Trail`` (an item with its entries in seq order, as ``Step``s: only what
+the reports read of an entry, indexed by type once, and their data with
 corrections applied), ``Part`` (an item's share of one report row: the row's
 key, the seqs it rests on and its measures), ``Context`` (what a part may look
 up beyond its own item: orgs, and the trails along a second life's origins), the
@@ -10,25 +11,26 @@ day an event happened, and the working days of China's official calendar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import chinese_calendar
 import orjson
 
-from ledger.chain import Entry, StoredEntry, stored_entry
+from ledger.chain import StoredEntry
 from ledger.lifecycle import Item, Role
-from ledger.materials import effective_data
+from ledger.materials import CORRECTED, effective_data
 from ledger.records import OrgRecord
 
 __all__ = [
     "Cells",
     "Context",
     "Part",
+    "Step",
     "Trail",
     "china_day",
     "decimal_text",
@@ -44,16 +46,33 @@ __all__ = [
 _CHINA = timedelta(hours=8)
 
 
+class Step(NamedTuple):
+    """What the reports read of one entry (``ledger.chain.EntryContent``): no
+    bytes, links or signature, so a trail is cheap to read and to hold."""
+
+    seq: int
+    ts: str
+    actor: str
+    type: str
+    data: dict[str, Any]
+
+
+_NONE: Sequence[Step] = ()
+
+
 @dataclass(frozen=True)
 class Trail:
-    """One item, its entries in seq order and their data with corrections applied."""
+    """One item, its entries in seq order (and by type, read once), and their
+    data with corrections applied."""
 
     item: Item
-    entries: tuple[Entry, ...]
+    entries: tuple[Step, ...]
     data: Mapping[int, Mapping[str, Any]]
+    by_type: Mapping[str, Sequence[Step]]
 
-    def of_type(self, event_type: str) -> list[Entry]:
-        return [e for e in self.entries if e.type == event_type]
+    def of_type(self, event_type: str) -> Sequence[Step]:
+        """The entries of one type, in seq order."""
+        return self.by_type.get(event_type, _NONE)
 
     def registered(self) -> Mapping[str, Any]:
         """The effective data of the item's registration (empty when absent)."""
@@ -61,10 +80,24 @@ class Trail:
         return self.data.get(first[0].seq, {}) if first else {}
 
 
-def make_trail(item: Item, stored: list[StoredEntry]) -> Trail:
-    """The trail of ``item`` from its stored entries (in seq order)."""
-    entries = [stored_entry(s.body, s.hash) for s in stored]
-    return Trail(item, tuple(entries), effective_data(entries))
+def make_trail(item: Item, stored: Iterable[StoredEntry]) -> Trail:
+    """The trail of ``item`` from its stored entries (in seq order).
+
+    Their bytes are read without checking their form again: the writer built
+    them, and ``ledger.chain.parse_entry`` (every verifier's read) checks them.
+    """
+    entries: list[Step] = []
+    by_type: dict[str, list[Step]] = {}
+    for s in stored:
+        fields = orjson.loads(s.body)
+        step = Step(fields["seq"], fields["ts"], fields["actor"], fields["type"], fields["data"])
+        entries.append(step)
+        by_type.setdefault(step.type, []).append(step)
+    if CORRECTED in by_type:
+        data: Mapping[int, Mapping[str, Any]] = effective_data(entries)
+    else:
+        data = {step.seq: step.data for step in entries}  # nothing corrected: as written
+    return Trail(item, tuple(entries), data, by_type)
 
 
 @dataclass(frozen=True)
@@ -114,7 +147,7 @@ def china_day(ts: str) -> date:
     return (datetime.fromisoformat(ts.replace("Z", "+00:00")) + _CHINA).date()
 
 
-def event_day(entry: Entry, data: Mapping[str, Any]) -> date:
+def event_day(entry: Step, data: Mapping[str, Any]) -> date:
     """The day an event happened: its ``date``, else the day it was recorded."""
     given = data.get("date")
     return date.fromisoformat(given) if isinstance(given, str) else china_day(entry.ts)

@@ -9,7 +9,9 @@ names its ``row_key``; the entries behind it are listed apart.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ledger.reports.history import Cells, Context, Part, Trail, event_day, key_text
@@ -26,15 +28,20 @@ def inventory_parts(trail: Trail, ctx: Context) -> list[Part]:
     key = (item.kind.value, item.state.value, ctx.region(item.holder))
     parts = [Part("inventory", key, (item.head_seq,), {"count": _ONE})]
     months: dict[str, dict[str, list[int]]] = {}
-    for entry in trail.entries:
-        if entry.type in MONTHLY_EVENTS:
-            month = event_day(entry, trail.data[entry.seq]).strftime("%Y-%m")
-            months.setdefault(month, {}).setdefault(entry.type, []).append(entry.seq)
+    for event in MONTHLY_EVENTS:
+        for entry in trail.of_type(event):
+            month = _month(event_day(entry, trail.data[entry.seq]))
+            months.setdefault(month, {}).setdefault(event, []).append(entry.seq)
     for month, counts in sorted(months.items()):
         seqs = tuple(sorted(seq for found in counts.values() for seq in found))
         measures = {name: Decimal(len(found)) for name, found in counts.items()}
         parts.append(Part("monthly", (month,), seqs, measures))
     return parts
+
+
+@lru_cache(maxsize=4096)
+def _month(day: date) -> str:
+    return day.strftime("%Y-%m")
 
 
 def inventory_rows(cells: Cells) -> list[dict[str, Any]]:

@@ -76,10 +76,13 @@ TARGETS: dict[str, tuple[Target, ...]] = {
 def recovery_parts(trail: Trail, _ctx: Context) -> list[Part]:
     """The item's recyclings, summed per (recycler, year): input, declared content,
     recovered element mass."""
+    recycled = trail.of_type("recycled")
+    if not recycled:
+        return []
     declared = trail.registered().get("attributes", {}).get("materials")
     sums: dict[tuple[str, str], dict[str, Decimal]] = {}
     seqs: dict[tuple[str, str], set[int]] = {}
-    for entry in trail.of_type("recycled"):
+    for entry in recycled:
         data = trail.data[entry.seq]
         key = (entry.actor, str(event_day(entry, data).year))
         tally = sums.setdefault(key, {})
