@@ -97,7 +97,7 @@ def refresh(
             mark = tables.report_mark()
             if mark != left:
                 ahead.clear()  # another refresh moved the mark: nothing here is known
-            count, touched = _tail(tables, mark, slice_size)
+            count, touched = tables.touched(mark, slice_size)
             if count:
                 _fold(tables, touched, ahead)
                 tables.set_report_mark(mark + count)
@@ -109,14 +109,6 @@ def refresh(
         if count < slice_size:
             break
     return mark
-
-
-def _tail(tables: ReportTables, mark: int, slice_size: int) -> tuple[int, dict[str, int]]:
-    """How many entries the next slice holds and the items they touch, each with
-    the last seq of it in the slice (the entries themselves are not kept while
-    the slice is folded)."""
-    tail = tables.entries(mark, slice_size)
-    return len(tail), {e.item: e.seq for e in tail if e.item is not None}
 
 
 def behind(store: Store) -> int:

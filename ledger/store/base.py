@@ -357,6 +357,11 @@ class ReportTables(Reader, Protocol):
         """Every entry of these items (``StoredEntry``), in seq order, by item."""
         ...
 
+    def touched(self, start: int, limit: int) -> tuple[int, dict[str, int]]:
+        """How many entries there are among the ``limit`` from seq ``start``, and
+        the items they name, each with the last of their seqs that names it."""
+        ...
+
 
 class Store(Protocol):
     """Where the log and its projection live."""

@@ -45,6 +45,10 @@ class MemoryReports:
     def entries_of(self, items: Sequence[str]) -> dict[str, list[StoredEntry]]:
         return items_entries(self._s.entries, items)
 
+    def touched(self, start: int, limit: int) -> tuple[int, dict[str, int]]:
+        tail = self._s.entries[start : start + limit]
+        return len(tail), {e.item: e.seq for e in tail if e.item is not None}
+
     def report_mark(self) -> int:
         return self._r.mark
 

@@ -21,7 +21,7 @@ from ledger.chain import StoredEntry
 from ledger.store.base import CellKey, ReportMember
 from ledger.store.engine import REPORT_LOCK_KEY, WRITE_OPTION
 from ledger.store.sql_log import LogRows, among, batches, insert_rows
-from ledger.store.tables import ItemRow
+from ledger.store.tables import EntryRow, ItemRow
 from ledger.store.tables_reports import ReportCellRow, ReportMarkRow, ReportMemberRow
 
 __all__ = ["ReportRows", "report_transaction"]
@@ -30,6 +30,7 @@ _marks = ReportMarkRow.__table__  # type: ignore[attr-defined]
 _members = ReportMemberRow.__table__  # type: ignore[attr-defined]
 _cells = ReportCellRow.__table__  # type: ignore[attr-defined]
 _items = ItemRow.__table__  # type: ignore[attr-defined]
+_entries = EntryRow.__table__  # type: ignore[attr-defined]
 # Parts dropped by (item, report, key), three arrays in one statement.
 _DROP_PG = sa.text(
     "DELETE FROM report_members WHERE (item, report, key) IN "
@@ -65,6 +66,15 @@ class ReportRows(LogRows):
         done = self.conn.execute(sa.update(_marks).where(_marks.c.name == _MARK).values(upto=upto))
         if not done.rowcount:
             self.conn.execute(sa.insert(_marks).values(name=_MARK, upto=upto))
+
+    def touched(self, start: int, limit: int) -> tuple[int, dict[str, int]]:
+        rows = self.conn.execute(
+            sa.select(_entries.c.seq, _entries.c.item)
+            .where(_entries.c.seq >= start)
+            .order_by(_entries.c.seq)
+            .limit(limit)
+        ).all()
+        return len(rows), {item: int(seq) for seq, item in rows if item is not None}
 
     def clear_reports(self) -> None:
         self.conn.execute(sa.delete(_members))

@@ -228,6 +228,11 @@ def test_appended_entries_read_back_in_seq_order(contract_store: Store) -> None:
             assert r.items_entries([]) == {}
     with contract_store.reports() as tables:
         assert tables.entries_of(many) == by_item
+        # What a slice of the log touches: its count, each item with its last seq there.
+        assert tables.touched(0, 100) == (8, {"itm_A": 7, "itm_B": 4})
+        assert tables.touched(2, 3) == (3, {"itm_A": 3, "itm_B": 4})
+        assert tables.touched(6, 5) == (2, {"itm_A": 7})
+        assert tables.touched(8, 5) == (0, {})
 
 
 @pytest.mark.parametrize(
