@@ -115,22 +115,22 @@ def test_one_refresher_brings_the_aggregates_to_the_head(tmp_path: Path, workers
             store.dispose()
 
 
-def test_the_refresher_stops_with_the_server(tmp_path: Path) -> None:
-    with Servers(tmp_path) as servers:
-        server = servers.start(_env(tmp_path), workers=2)
-        [refresher] = server.refresher_pids()
-        assert server.process is not None
+@pytest.mark.parametrize(
+    ("sent", "workers"),
+    [
         # SIGTERM to the server alone, not its group: the server stops the refresher.
-        os.kill(server.process.pid, signal.SIGTERM)
-        server.process.wait(timeout=30)
-        assert _wait_for(partial(_gone, refresher))
-
-
-def test_a_killed_server_leaves_no_refresher_behind(tmp_path: Path) -> None:
+        (signal.SIGTERM, 2),
+        # SIGKILL: the server cannot; the refresher sees its parent gone and ends.
+        (signal.SIGKILL, 1),
+    ],
+)
+def test_the_refresher_ends_with_the_server(
+    tmp_path: Path, sent: signal.Signals, workers: int
+) -> None:
     with Servers(tmp_path) as servers:
-        server = servers.start(_env(tmp_path), workers=1)
+        server = servers.start(_env(tmp_path), workers=workers)
         [refresher] = server.refresher_pids()
         assert server.process is not None
-        os.kill(server.process.pid, signal.SIGKILL)
+        os.kill(server.process.pid, sent)
         server.process.wait(timeout=30)
         assert _wait_for(partial(_gone, refresher))

@@ -172,24 +172,21 @@ class RetraceServer:
 
     def worker_pids(self) -> list[int]:
         """The uvicorn worker processes (children running multiprocessing's spawn_main)."""
-        assert self.process is not None
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [
-            int(child)
-            for child in children
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-        ]
+        return self._children(b"spawn_main")
 
     def refresher_pids(self) -> list[int]:
         """The report refresher processes (``api.refresher``) this server started."""
+        return self._children(b"api.refresher")
+
+    def _children(self, marker: bytes) -> list[int]:
+        """The server's child processes whose command line holds ``marker``."""
         assert self.process is not None
         pid = self.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return [
             int(child)
             for child in children
-            if b"api.refresher" in Path(f"/proc/{child}/cmdline").read_bytes()
+            if marker in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
 
     def kill_worker(self) -> int:
