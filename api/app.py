@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -53,8 +52,6 @@ from api.settings import Settings, get_settings
 from hashing import load_private_key
 from ledger.chain import Entry, StoredEntry
 from ledger.errors import LedgerError
-from ledger.reports import behind as reports_behind
-from ledger.reports import refresh as refresh_reports
 from ledger.service import Ledger
 from ledger.store.sql import SqlStore
 from ledger.transparency import Transparency
@@ -139,31 +136,13 @@ async def _publish_periodically(publish: Callable[[], None], interval: float) ->
 
 async def _refresh_reports_periodically(store: SqlStore, interval: float) -> None:
     """Keep the report aggregates close behind the log, so a report request finds
-    little left to fold (``ledger.reports.aggregate``), without taking the writes'
-    time: slices of ``_REFRESH_SLICE`` entries, each followed by a rest as long as
-    it took, so folding uses at most half of this process's time while a backlog
-    lasts (after a bulk upload), and the writes that made it go first."""
+    little left to fold (``ledger.reports.aggregate``), a slice at a time with a
+    rest after each (``api.refresher.fold_slice``), so the writes that made a
+    backlog go first."""
     while True:
         await asyncio.sleep(interval)
-        try:
-            while True:
-                began = time.monotonic()
-                await run_in_threadpool(
-                    partial(
-                        refresh_reports, store, slice_size=_REFRESH_SLICE, budget=_REFRESH_SLICE
-                    )
-                )
-                if await run_in_threadpool(reports_behind, store) == 0:
-                    break
-                await asyncio.sleep(time.monotonic() - began)
-        except LedgerError as exc:
-            log_.error("reports.refresh_failed", code=exc.code, detail=exc.detail)
-        except Exception:  # the loop must outlive a bug in one refresh
-            log_.exception("reports.refresh_failed")
-
-
-# Entries the server folds into the report aggregates between rests.
-_REFRESH_SLICE = 1000
+        while (rest := await run_in_threadpool(refresher.fold_slice, store)) is not None:
+            await asyncio.sleep(rest)
 
 
 def _stored_entries(store: SqlStore, start: int, limit: int) -> list[StoredEntry]:

@@ -37,7 +37,7 @@ from ledger.errors import LedgerError
 from ledger.reports import behind, refresh
 from ledger.store.sql import SqlStore
 
-__all__ = ["APART", "NICENESS", "SLICE", "fold_while", "start", "stop"]
+__all__ = ["APART", "NICENESS", "SLICE", "fold_slice", "fold_while", "start", "stop"]
 
 APART = "RETRACE_SERVE_REFRESHER"
 """Set in the workers' environment by ``retrace serve``: the refresher runs apart."""
@@ -76,38 +76,40 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def fold_while(
-    store: SqlStore,
-    interval: float,
-    alive: Callable[[], bool],
-) -> None:
-    """Every ``interval`` seconds, fold the log's new entries into the aggregates,
-    ``SLICE`` per transaction with a rest as long as each took, until it is all
-    folded; stop once ``alive()`` is false.
+def fold_slice(store: SqlStore) -> float | None:
+    """Fold one ``SLICE`` of the entries the aggregates do not cover yet; the rest
+    to take before the next, as long as this one took, or None once the aggregates
+    reach the head. While a backlog lasts (after a bulk upload) the fold so takes at
+    most half of a core, and of the database's time, which ``nice`` does not lower.
 
-    A refusal or a bug in one refresh is logged and the next one tried: the loop
-    outlives them.
+    A refusal or a bug is logged and ends the round (None): the next round tries again.
     """
+    began = time.monotonic()
+    try:
+        refresh(store, slice_size=SLICE, budget=SLICE)
+        if behind(store) == 0:
+            return None
+    except LedgerError as exc:
+        log_.error("reports.refresh_failed", code=exc.code, detail=exc.detail)
+        return None
+    except Exception:  # the loop must outlive a bug in one refresh
+        log_.exception("reports.refresh_failed")
+        return None
+    return time.monotonic() - began
+
+
+def fold_while(store: SqlStore, interval: float, alive: Callable[[], bool]) -> None:
+    """Every ``interval`` seconds, fold the log's new entries into the aggregates a
+    slice at a time (``fold_slice``) until it is all folded; stop once ``alive()``
+    is false."""
     while alive():
         waited = 0.0
         while waited < interval and alive():
             step = min(1.0, interval - waited)
             time.sleep(step)
             waited += step
-        try:
-            while alive():
-                began = time.monotonic()
-                refresh(store, slice_size=SLICE, budget=SLICE)
-                if behind(store) == 0:
-                    break
-                # A rest as long as the slice took: while a backlog lasts (after a
-                # bulk upload) the fold takes at most half of a core, and of the
-                # database's time, which ``nice`` does not lower.
-                time.sleep(time.monotonic() - began)
-        except LedgerError as exc:
-            log_.error("reports.refresh_failed", code=exc.code, detail=exc.detail)
-        except Exception:  # the loop must outlive a bug in one refresh
-            log_.exception("reports.refresh_failed")
+        while alive() and (rest := fold_slice(store)) is not None:
+            time.sleep(rest)
 
 
 def main(argv: list[str]) -> int:
