@@ -164,11 +164,12 @@ class RedisCache:
         names = list(dict.fromkeys([self.epoch, *(v for _, vs in wanted for v in vs)]))
         try:
             keys = [k for k, _ in wanted] + names
-            got = cast("list[bytes | None]", await self._client().mget(keys))
-            found = dict(zip(names, got[len(wanted) :], strict=True))
-            missing = [name for name, token in found.items() if token is None]
-            if missing:
-                found.update(await self._make_tokens(missing))
+            async with asyncio.timeout(SOCKET_SECONDS):
+                got = cast("list[bytes | None]", await self._client().mget(keys))
+                found = dict(zip(names, got[len(wanted) :], strict=True))
+                missing = [name for name, token in found.items() if token is None]
+                if missing:
+                    found.update(await self._make_tokens(missing))
         except (RedisError, OSError) as exc:
             self._failed("cache.read_failed", exc)
             return None
@@ -198,7 +199,8 @@ class RedisCache:
             pipe = self._client().pipeline(transaction=False)
             for key, tag, value in values:
                 pipe.set(key, tag + b"|" + value, ex=self.seconds)
-            await pipe.execute()
+            async with asyncio.timeout(SOCKET_SECONDS):
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             self._failed("cache.write_failed", exc)
 
@@ -216,9 +218,12 @@ class RedisCache:
         # An asyncio client belongs to the event loop it was made in (one per worker).
         loop = asyncio.get_running_loop()
         if self._reader is None or self._reader[0] is not loop:
+            # No socket timeout of its own (redis-py makes a task for each write it
+            # times): every call is held to SOCKET_SECONDS by an ``asyncio.timeout``
+            # around it, and a cancelled command drops its connection.
             client = AsyncRedis.from_url(
                 self.url,
-                socket_timeout=SOCKET_SECONDS,
+                socket_timeout=None,
                 socket_connect_timeout=SOCKET_SECONDS,
                 retry=AsyncRetry(NoBackoff(), 0),
             )
@@ -258,7 +263,8 @@ class RedisCache:
         if lost > self._healed:
             # Replacing the epoch drops every value, those a lost invalidation missed too.
             try:
-                await self._client().set(self.epoch, _token(), ex=EPOCH_SECONDS)
+                async with asyncio.timeout(SOCKET_SECONDS):
+                    await self._client().set(self.epoch, _token(), ex=EPOCH_SECONDS)
             except (RedisError, OSError) as exc:
                 self._failed("cache.read_failed", exc)
                 return False

@@ -18,7 +18,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
+    # On the event loop, not a worker thread: the process answers, whatever its threads do.
     return {"status": "ok", "checks": {}}
 
 

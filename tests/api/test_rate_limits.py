@@ -7,16 +7,20 @@ process counts alone for a while.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from limits.aio.storage import RedisStorage
 from pydantic import SecretStr, ValidationError
 
 from api.app import create_app
 from api.bootstrap import prepare
+from api.ratelimit import SLACK, SYNC_SECONDS, SharedCounts, parse_limits
 from api.settings import Settings
 from tests.factories import make_world, registration
 from tests.relay import Relay
@@ -98,3 +102,63 @@ def test_a_hung_redis_holds_no_request_and_limits_still_hold(
 def test_a_rate_limit_not_in_the_limits_notation_is_refused(settings: Settings, value: str) -> None:
     with pytest.raises(ValidationError, match="rate_limit"):
         Settings(**{**settings.model_dump(), "rate_limit": value, "_env_file": None})
+
+
+def shared_counts(redis_url: str, prefix: str) -> SharedCounts:
+    url = redis_url.replace("redis://", "async+redis://", 1)
+    return SharedCounts(RedisStorage(url, implementation="redispy", key_prefix=prefix))
+
+
+async def closed(*counts: SharedCounts) -> None:
+    for c in counts:
+        await c.storage.bridge.storage.aclose()  # type: ignore[attr-defined]
+
+
+def test_a_process_tells_redis_its_hits_in_batches(redis_url: str) -> None:
+    asyncio.run(_a_process_tells_redis_its_hits_in_batches(redis_url))
+
+
+async def _a_process_tells_redis_its_hits_in_batches(redis_url: str) -> None:
+    prefix = f"retrace:test:{uuid.uuid4().hex}"
+    counts, item = shared_counts(redis_url, prefix), parse_limits("1000/minute")[0]
+    key = item.key_for("key", "k1")
+    hits = [await counts.hit(item, "key", "k1") for _ in range(30)]
+    assert hits == [True] * 30
+    # The first hit is told at once; the next ones wait for the batch.
+    assert await counts.storage.get(key) == 1
+    await asyncio.sleep(SYNC_SECONDS * 2)
+    assert await counts.hit(item, "key", "k1")
+    assert await counts.storage.get(key) == 31
+    await closed(counts)
+
+
+def test_a_limit_holds_across_processes_within_their_slack(redis_url: str) -> None:
+    asyncio.run(_a_limit_holds_across_processes_within_their_slack(redis_url))
+
+
+async def _a_limit_holds_across_processes_within_their_slack(redis_url: str) -> None:
+    prefix = f"retrace:test:{uuid.uuid4().hex}"
+    first, second = shared_counts(redis_url, prefix), shared_counts(redis_url, prefix)
+    item = parse_limits("100/minute")[0]
+    allowed = 0
+    for n in range(400):
+        allowed += await (first if n % 2 else second).hit(item, "address", "10.0.0.1")
+    assert 100 <= allowed <= 100 + 2 * int(100 * SLACK)
+    # Once over, every process refuses, whatever it counted itself.
+    assert not await first.hit(item, "address", "10.0.0.1")
+    assert not await second.hit(item, "address", "10.0.0.1")
+    await closed(first, second)
+
+
+def test_a_limit_under_one_hit_of_slack_is_counted_exactly(redis_url: str) -> None:
+    asyncio.run(_a_limit_under_one_hit_of_slack_is_counted_exactly(redis_url))
+
+
+async def _a_limit_under_one_hit_of_slack_is_counted_exactly(redis_url: str) -> None:
+    prefix = f"retrace:test:{uuid.uuid4().hex}"
+    first, second = shared_counts(redis_url, prefix), shared_counts(redis_url, prefix)
+    item = parse_limits("7/minute")[0]
+    hits = [await (first if n % 3 else second).hit(item, "key", "k2") for n in range(10)]
+    assert hits == [True] * 7 + [False] * 3
+    assert await first.storage.get(item.key_for("key", "k2")) == 10
+    await closed(first, second)
