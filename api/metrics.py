@@ -84,9 +84,16 @@ CACHE_LOOKUPS = Counter(
 )
 
 
+# Each cache's hit and miss series, made once (a scan counts two or three lookups).
+_lookups: dict[tuple[str, bool], Counter] = {}
+
+
 def record_cache(cache: str, hit: bool) -> None:
     """Count one lookup in the cache named ``cache`` as a hit or a miss."""
-    CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
+    series = _lookups.get((cache, hit))
+    if series is None:
+        series = _lookups[cache, hit] = CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss")
+    series.inc()
 
 
 def record_commit(entries: int) -> None:
