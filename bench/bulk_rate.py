@@ -13,9 +13,12 @@ request size of ``--lines`` posts ``--requests`` JSON Lines bodies of PV modules
 to ``POST /v1/items/bulk`` one after another. Each size is printed beside its
 limit, measured right after it in the same database: building the same number
 of similar entries (``ledger.chain.build_entry``: RFC 8785 bytes, SHA-256,
-chained) and writing their rows by COPY, 1,000 per committed transaction, into
-a table made like ``entries`` (same columns and indexes). That is what any bulk
-write must do; everything else the service does is the gap. See bench/README.md.
+chained) and writing their rows by COPY (binary, as the service does), 1,000 per
+committed transaction, into a table made like ``entries`` (same columns and
+indexes). That is what any bulk write must do; everything else the service does
+is the gap. The notes give the CPU time per entry of the workers and of the
+database's backends (read from ``/proc``: PostgreSQL must run on this machine).
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -93,13 +96,37 @@ def post_bulk(api: httpx.Client, key: str, body: bytes) -> tuple[float, int]:
     return took, int(answer.json()["accepted"])
 
 
-def worker_seconds(server: Server) -> float:
-    """CPU seconds (user + system) the server's workers have used so far."""
-    total = 0
-    for pid in server.worker_pids():
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (0 once it is gone)."""
+    try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
-    return total / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def worker_seconds(server: Server) -> float:
+    """CPU seconds the server's workers have used so far."""
+    return sum(cpu_seconds(pid) for pid in server.worker_pids())
+
+
+def database_seconds(database_url: str) -> dict[int, float]:
+    """CPU seconds each backend connected to the scratch database has used so far,
+    by its process id (PostgreSQL on this machine: ``/proc``). The workers' pools,
+    and the report refresher's connections when it folds during the run."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchall()
+    return {pid: cpu_seconds(pid) for (pid,) in rows}
+
+
+def database_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the database's backends used between two ``database_seconds``
+    (a backend that ended in between is not counted: the pools keep theirs)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def copy_limit(database_url: str, count: int, template: dict[str, Any], repeats: int = 3) -> float:
@@ -108,7 +135,10 @@ def copy_limit(database_url: str, count: int, template: dict[str, Any], repeats:
     table made like ``entries``. Best of ``repeats`` (one run if it takes over 10 s)."""
     now = datetime.now(UTC)
     attributes = dict(template["data"]["attributes"])
-    statement = "COPY bench_limit (seq, hash, ts, actor, item, type, body) FROM STDIN"
+    statement = (
+        "COPY bench_limit (seq, hash, ts, actor, item, type, body) FROM STDIN (FORMAT BINARY)"
+    )
+    types = ["int8", "text", "text", "text", "text", "text", "bytea"]
     best = float("inf")
     with psycopg.connect(database_url) as conn:
         conn.execute("CREATE TABLE bench_limit (LIKE entries INCLUDING ALL)")
@@ -121,6 +151,7 @@ def copy_limit(database_url: str, count: int, template: dict[str, Any], repeats:
                 start = time.perf_counter()
                 for first in range(0, count, 1000):
                     with conn.cursor() as cursor, cursor.copy(statement) as copy:
+                        copy.set_types(types)
                         for seq in range(first, min(count, first + 1000)):
                             entry = build_entry(
                                 seq=seq,
@@ -199,7 +230,7 @@ def main() -> int:
             for size in args.lines:
                 bodies = [bulk_body(f"s{size}-{n}", size) for n in range(args.requests)]
                 times, accepted = [], 0
-                cpu = worker_seconds(server)
+                cpu, database = worker_seconds(server), database_seconds(database_url)
                 out = workdir / f"bulk-{size}"
                 with profiled(server, args.requests * size / 12_000 + 1, out, args.profile):
                     for body in bodies:
@@ -207,12 +238,14 @@ def main() -> int:
                         times.append(took)
                         accepted += count
                 cpu = worker_seconds(server) - cpu
+                used = database_used(database, database_seconds(database_url))
                 rate = accepted / sum(times)
                 limit = copy_limit(database_url, accepted, sample)
                 notes = (
                     f"{args.requests} x {size:,} lines, {min(times):.2f}-{max(times):.2f} s "
                     f"each, log at {filled + 102:,}+; worker CPU {cpu / accepted * 1e6:.0f} µs "
-                    f"per entry ({cpu / sum(times):.0%} of the wall time)"
+                    f"per entry ({cpu / sum(times):.0%} of the wall time), database CPU "
+                    f"{used / accepted * 1e6:.0f} µs per entry"
                 )
                 if accepted != args.requests * size:
                     notes += f"; only {accepted} accepted"

@@ -32,10 +32,12 @@ __all__ = [
     "EventResult",
     "ItemView",
     "LineResult",
+    "ReadRegistration",
     "Recorded",
     "Registered",
     "Written",
     "claimed_codes",
+    "prepare_registrations",
     "record_event",
     "record_many",
     "register",
@@ -152,30 +154,57 @@ def _taken(kind: ItemKind, code: str, pointer: str) -> DuplicateError:
     )
 
 
-def prepare_registrations(lines: Sequence[Any]) -> list[Any]:
-    """Each line read into its ``Registration``, or its refusal in its place.
+@dataclass(frozen=True)
+class ReadRegistration:
+    """A registration read with no transaction (``prepare_registrations``).
 
-    Needs no transaction: a bulk write reads its next chunk with this while the
-    chunk before commits, so the part under the chain lock is shorter.
+    Attributes:
+        reg: the line's payload.
+        data: what its ``registered`` entry will carry (``ledger.events.dump``).
+        bad_code: the refusal of a code that breaks its kind's scheme, raised
+            where ``_register`` checks the code, so a line is refused for the
+            same reason as a line read under the chain lock.
+    """
+
+    reg: Registration
+    data: dict[str, Any]
+    bad_code: LedgerError | None = None
+
+
+def prepare_registrations(lines: Sequence[Any]) -> list[Any]:
+    """Each line read into a ``ReadRegistration``, or its refusal in its place.
+
+    Does what needs no transaction nor clock (the payload model, the code's
+    scheme, the entry's data): a bulk write reads its next chunk with this while
+    the chunk before is written, so the part under the chain lock is shorter.
     """
     out: list[Any] = []
     for raw in lines:
-        if isinstance(raw, LedgerError | Registration):
+        if isinstance(raw, LedgerError | ReadRegistration):
             out.append(raw)
             continue
         try:
-            out.append(parse_model(Registration, raw, pointer=""))
+            reg = raw if isinstance(raw, Registration) else parse_model(Registration, raw)
         except LedgerError as exc:
             out.append(exc)
+            continue
+        try:
+            codes.validate_code(reg.kind.value, reg.code)
+        except LedgerError as exc:
+            out.append(ReadRegistration(reg, dump(reg), exc))
+            continue
+        out.append(ReadRegistration(reg, dump(reg)))
     return out
 
 
 def _claimed_pair(raw: Any, actor: OrgRecord) -> CodeKey | None:
     kind: Any
     code: Any
-    if isinstance(raw, Registration):
+    if isinstance(raw, ReadRegistration):
+        kind, code = raw.reg.kind.value, raw.reg.code
+    elif isinstance(raw, Registration):
         kind, code = raw.kind.value, raw.code
-    elif isinstance(raw, dict) and isinstance(raw.get("kind"), str):
+    elif isinstance(raw, dict) and isinstance(raw.get("kind"), str) and raw["kind"] in _KINDS:
         kind, code = raw["kind"], raw.get("code")
     else:
         return None
@@ -213,27 +242,40 @@ def register_many(tx: Tx, actor: OrgRecord, lines: Sequence[Any]) -> Registered:
 def _register(
     tx: Tx, actor: OrgRecord, raw: Any, pointer: str, who: Org | None = None
 ) -> tuple[Item, list[Entry]]:
-    reg = raw if isinstance(raw, Registration) else parse_model(Registration, raw, pointer=pointer)
+    read = raw if isinstance(raw, ReadRegistration) else None
+    if read is not None:
+        reg = read.reg
+    elif isinstance(raw, Registration):
+        reg = raw
+    else:
+        reg = parse_model(Registration, raw, pointer=pointer)
     parent = _linked(tx, reg.parent, f"{pointer}/parent")
     origin = _linked(tx, reg.origin, f"{pointer}/origin")
     who = who or actor.as_actor()
     domain.check_registrant(who, origin=origin, parent=parent)
     if parent is not None:
         domain.check_parent(reg.kind, parent, who)
-    _check_code(tx, reg.kind, reg.code, f"{pointer}/code", actor.id)
+    code_at = f"{pointer}/code"
+    if read is not None and read.bad_code is not None:
+        read.bad_code.pointer = code_at
+        raise read.bad_code
+    key = _free_code(tx, reg.kind, reg.code, code_at, actor.id, checked=read is not None)
     check_date(reg.date, tx.now, f"{pointer}/date")
     check_registration(
         reg.kind.value,
         reg.code,
         reg.attributes,
         tx.now,
-        code_at=f"{pointer}/code",
+        code_at=code_at,
         attributes_at=f"{pointer}/attributes",
     )
     if actor.role == lifecycle.Role.OEM:
-        makers.check_maker_code(tx, reg.kind.value, reg.code, actor.id, f"{pointer}/code")
+        makers.check_maker_code(tx, reg.kind.value, reg.code, actor.id, code_at)
+    # Claimed once nothing can refuse the line: a refused line leaves its code free.
+    tx.codes.add(key)
     item_id = tx.ids.new("itm")
-    entry = tx.append(actor.id, None, item_id, lifecycle.REGISTERED, dump(reg))
+    data = read.data if read is not None else dump(reg)
+    entry = tx.append(actor.id, None, item_id, lifecycle.REGISTERED, data)
     return tx.new_items[item_id], [entry]
 
 
@@ -246,18 +288,28 @@ def _linked(tx: Tx, item_id: str | None, pointer: str) -> Item | None:
     return item
 
 
-def _check_code(tx: Tx, kind: ItemKind, code: str, pointer: str, manufacturer: str) -> None:
-    try:
-        codes.validate_code(kind.value, code)
-    except LedgerError as exc:
-        exc.pointer = pointer
-        raise
+def _free_code(
+    tx: Tx, kind: ItemKind, code: str, pointer: str, manufacturer: str, *, checked: bool = False
+) -> CodeKey:
+    """The code's key, once the code keeps its kind's scheme (unless ``checked``
+    already) and is neither registered nor claimed in this transaction.
+
+    Raises:
+        InvalidCodeError: the code breaks its scheme.
+        DuplicateError: the code is taken.
+    """
+    if not checked:
+        try:
+            codes.validate_code(kind.value, code)
+        except LedgerError as exc:
+            exc.pointer = pointer
+            raise
     key = (kind.value, codes.code_scope(kind.value, manufacturer), code)
     if key not in tx.known_free and key not in tx.taken and tx.writer.existing_codes([key]):
         tx.taken.add(key)
     if key in tx.codes or key in tx.taken:
         raise _taken(kind, code, pointer)
-    tx.codes.add(key)
+    return key
 
 
 def record_event(tx: Tx, actor: OrgRecord, item_id: str, event_type: str, raw_data: Any) -> Written:
@@ -387,7 +439,7 @@ class _EventWrite:
         return parse_entry(rows[0].body)
 
     def claim_code(self, kind: ItemKind, code: str, pointer: str) -> None:
-        _check_code(self.tx, kind, code, pointer, self.actor)
+        self.tx.codes.add(_free_code(self.tx, kind, code, pointer, self.actor))
 
     def new_item_id(self) -> str:
         return self.tx.ids.new("itm")

@@ -3,11 +3,11 @@
 Owns the transactions (the write one holds the chain head across processes),
 the schema migrations, and the translation of database exceptions into ledger
 errors (``raise ... from exc``). The statements are ``sql_log``'s (entries and
-tree nodes), ``sql_sessions``'s (passport sessions), ``sql_makers``'s
-(manufacturer codes), ``sql_queries``'s (item queries), ``sql_scans``'s (scans
-that name a site, kept in short transactions of their own) and
-``sql_projection``'s (everything else). It knows nothing of
-lifecycle rules: the ledger decides what to append; this appends it
+tree nodes), ``sql_items``'s (the writes of items), ``sql_sessions``'s
+(passport sessions), ``sql_makers``'s (manufacturer codes), ``sql_queries``'s
+(item queries), ``sql_scans``'s (scans that name a site, kept in short
+transactions of their own) and ``sql_projection``'s (everything else). It knows
+nothing of lifecycle rules: the ledger decides what to append; this appends it
 atomically or not at all. Satisfies ``ledger.store.base.Store``.
 """
 
@@ -38,6 +38,7 @@ from ledger.store.engine import (
     sqlite_folder,
 )
 from ledger.store.nodes import NodeMemo
+from ledger.store.sql_items import ItemWrites
 from ledger.store.sql_log import LogAppends, LogRows
 from ledger.store.sql_makers import MakerRows, MakerWrites
 from ledger.store.sql_projection import ProjectionRows, ProjectionWrites
@@ -67,7 +68,9 @@ class SqlReportTables(SqlReader, ReportRows):
     """The report aggregates and the log beside them, in one transaction."""
 
 
-class SqlWriter(LogAppends, ProjectionWrites, SessionWrites, MakerWrites, QueryRows, ScanRows):
+class SqlWriter(
+    LogAppends, ProjectionWrites, ItemWrites, SessionWrites, MakerWrites, QueryRows, ScanRows
+):
     """Writes inside the transaction that holds the chain head."""
 
     def __init__(self, conn: Connection) -> None:

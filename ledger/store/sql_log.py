@@ -5,7 +5,8 @@ head, range reads, the entries of many items at once, and ``append`` at an
 expected size, which stores the entries and the subtrees they complete in the
 caller's transaction. There is no update and no delete (the tables refuse both
 by trigger as well). Also what every SQL module shares: ``insert_rows`` to
-write many rows, ``among`` and ``batches`` to read by many keys.
+write many rows (``insert_tuples`` when they are made as tuples; on PostgreSQL
+by COPY in binary), ``among`` and ``batches`` to read by many keys.
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ from ledger.store.tables import EntryRow, TreeNodeRow, TreeTileRow
 _entries = EntryRow.__table__  # type: ignore[attr-defined]
 _nodes = TreeNodeRow.__table__  # type: ignore[attr-defined]
 _tiles = TreeTileRow.__table__  # type: ignore[attr-defined]
+# The columns of the rows ``LogAppends.append`` writes, in their tuples' order.
+_ENTRY = ("seq", "hash", "ts", "actor", "item", "type", "body")
+_NODE = ("level", "idx", "hash")
 
 DIALECTS = ("sqlite", "postgresql")
 # SQLite: the values of one IN list, each a bound parameter (well under its limit).
 _IN_LIST = 500
+# Fewer rows than this go as one INSERT through SQLAlchemy (``insert_rows``).
+_FEW = 64
 
 
 def among(column: Any, dialect: str) -> Any:
@@ -78,34 +84,85 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     Raises:
         IntegrityError: a unique key clashes (also when COPY finds it).
     """
-    if not rows:
+    if len(rows) < _FEW:
+        if rows:
+            conn.execute(table.insert(), list(rows))
         return
-    if len(rows) < 64:
-        conn.execute(table.insert(), list(rows))
+    insert_tuples(conn, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
+
+
+def insert_tuples(
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """``insert_rows`` of rows given as tuples of the values of ``columns``, so
+    that a writer of many rows makes no dict for each.
+
+    Raises:
+        IntegrityError: a unique key clashes (also when COPY finds it).
+    """
+    if len(rows) < _FEW:
+        if rows:
+            conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     if conn.dialect.name == "sqlite":
-        _sqlite_rows(conn, table, rows)
+        _sqlite_rows(conn, table, columns, rows)
         return
-    columns = list(rows[0])
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    statement, types = _copy_statement(table, columns)
     raw = conn.connection.driver_connection
     assert raw is not None  # noqa: S101 - a connection inside a transaction is live
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:  # every row's keys in the first row's order
-                copy.write_row(tuple(row.values()))
+            if types:
+                copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
 
 
-def _sqlite_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    columns = list(rows[0])
+# Column types COPY writes in PostgreSQL's binary form (subclasses before their base).
+_BINARY: tuple[tuple[type[Any], str], ...] = (
+    (sa.SmallInteger, "int2"),
+    (sa.BigInteger, "int8"),
+    (sa.Integer, "int4"),
+    (sa.LargeBinary, "bytea"),
+    (sa.String, "text"),
+)
+_COPIES: dict[tuple[str, tuple[str, ...]], tuple[str, list[str]]] = {}
+
+
+def _copy_statement(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The COPY of ``columns`` into ``table`` and the type of each column: in binary
+    when every column's type is one of ``_BINARY`` (the driver writes no text, a body
+    no hex, and the server parses neither), else in text, with no types."""
+    key = (table.name, columns)
+    found = _COPIES.get(key)
+    if found is None:
+        names = ", ".join(columns)
+        types = [_binary_type(table.c[c].type) for c in columns]
+        if all(types):
+            found = (f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)", types)
+        else:
+            found = (f"COPY {table.name} ({names}) FROM STDIN", [])
+        _COPIES[key] = found
+    return found
+
+
+def _binary_type(column_type: Any) -> str:
+    if isinstance(column_type, sa.TypeDecorator):  # SQLModel's AutoString: a String
+        column_type = column_type.impl_instance
+    return next((name for kind, name in _BINARY if isinstance(column_type, kind)), "")
+
+
+def _sqlite_rows(
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - our own table and column names
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - the SQLite driver
     try:
-        raw.executemany(statement, [tuple(row.values()) for row in rows])
+        raw.executemany(statement, rows)
     except sqlite3.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
 
@@ -271,7 +328,7 @@ class LogAppends(LogRows):
         """Insert entries that continue a log of ``expected_size`` entries.
 
         Raises:
-            ConcurrentAppendError: the head moved (a unique seq or hash clash).
+            ConcurrentAppendError: the head moved (a unique seq clash).
         """
         self._writing()
         if not entries:
@@ -286,32 +343,21 @@ class LogAppends(LogRows):
             {"level": tile[0], "idx": tile[1], "hashes": self._tile_hashes(tile, made)}
             for tile in tiles_completed(made)
         ]
-        rows = [
-            {
-                "seq": e.seq,
-                "hash": e.hash,
-                "ts": e.ts,
-                "actor": e.actor,
-                "item": e.item,
-                "type": e.type,
-                "body": e.body,
-            }
-            for e in entries
-        ]
+        rows = [(e.seq, e.hash, e.ts, e.actor, e.item, e.type, e.body) for e in entries]
         if self._held is not None:
             self._held += [
-                Held("insert", _entries, rows),
-                Held("insert", _nodes, node_rows),
+                Held("insert", _entries, [dict(zip(_ENTRY, r, strict=True)) for r in rows]),
+                Held("insert", _nodes, [dict(zip(_NODE, r, strict=True)) for r in node_rows]),
                 Held("insert", _tiles, tile_rows_),
             ]
         else:
             try:
-                insert_rows(self.conn, _entries, rows)
+                insert_tuples(self.conn, _entries, _ENTRY, rows)
             except IntegrityError as exc:
                 raise ConcurrentAppendError(
                     f"another writer appended at seq {entries[0].seq} first"
                 ) from exc
-            insert_rows(self.conn, _nodes, node_rows)
+            insert_tuples(self.conn, _nodes, _NODE, node_rows)
             insert_rows(self.conn, _tiles, tile_rows_)
         self._size = expected_size + len(entries)
         if self.made is not None:
@@ -335,7 +381,7 @@ class LogAppends(LogRows):
 
     def _tree_rows(
         self, entries: Sequence[Entry]
-    ) -> tuple[list[dict[str, Any]], dict[NodeId, bytes]]:
+    ) -> tuple[list[tuple[int, int, bytes]], dict[NodeId, bytes]]:
         """The Merkle node rows the new leaves complete, and every node they make."""
         memo = self.memo if self.memo is not None else NodeMemo(0)
         needed = nodes_needed_for_append(entries[0].seq)
@@ -362,5 +408,5 @@ class LogAppends(LogRows):
                 known[(level, index)] = node
                 made[(level, index)] = node
                 if level > 0:
-                    new_rows.append({"level": level, "idx": index, "hash": node})
+                    new_rows.append((level, index, node))
         return new_rows, made

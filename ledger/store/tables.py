@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -33,12 +34,16 @@ class EntryRow(SQLModel, table=True):
     __tablename__ = "entries"
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)
     ts: str = Field(max_length=32)
-    actor: str = Field(max_length=40, index=True)
+    actor: str = Field(max_length=40)
     item: str | None = Field(default=None, max_length=40, index=True)
     type: str = Field(max_length=32)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+_HAS_PARENT = text("parent IS NOT NULL")
+_HAS_ORIGIN = text("origin IS NOT NULL")
 
 
 class ItemRow(SQLModel, table=True):
@@ -52,6 +57,9 @@ class ItemRow(SQLModel, table=True):
         Index("ix_items_state_created", "state", "created_seq", "id"),
         Index("ix_items_holder_created", "holder", "created_seq", "id"),
         Index("ix_items_manufacturer_created", "manufacturer", "created_seq", "id"),
+        # Only the items that have one: most have neither, and every lookup is by equality.
+        Index("ix_items_parent", "parent", postgresql_where=_HAS_PARENT, sqlite_where=_HAS_PARENT),
+        Index("ix_items_origin", "origin", postgresql_where=_HAS_ORIGIN, sqlite_where=_HAS_ORIGIN),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -62,8 +70,8 @@ class ItemRow(SQLModel, table=True):
     state: str = Field(max_length=16)
     holder: str = Field(max_length=40)
     manufacturer: str = Field(max_length=40)
-    parent: str | None = Field(default=None, max_length=40, index=True)
-    origin: str | None = Field(default=None, max_length=40, index=True)
+    parent: str | None = Field(default=None, max_length=40)
+    origin: str | None = Field(default=None, max_length=40)
     attributes: str = Field(default="{}")
     head: str = Field(max_length=64)
     head_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -71,7 +79,8 @@ class ItemRow(SQLModel, table=True):
 
 
 class ItemCustodyRow(SQLModel, table=True):
-    """An org made, holds or held the item (kept by triggers on ``items``)."""
+    """An org made, holds or held the item (kept by triggers on ``items``; the
+    projection's rebuild fills it again, ``ItemWrites.replace_items``)."""
 
     __tablename__ = "item_custody"
 

@@ -18,4 +18,4 @@ def test_migrated_schema_matches_the_table_models(store: SqlStore) -> None:
 
 
 def test_schema_is_at_the_newest_revision(store: SqlStore) -> None:
-    assert store.schema_revision() == "0011"
+    assert store.schema_revision() == "0012"
