@@ -401,7 +401,13 @@ def main() -> None:
         bench_audit(args, store, work, report)
         store.dispose()
     report.print()
-    print(f"\nload average {os.getloadavg()[0]:.2f} (2 cores); Python {sys.version.split()[0]}")
+    import msgspec
+    import orjson
+
+    print(
+        f"\nload average {os.getloadavg()[0]:.2f} (2 cores); Python {sys.version.split()[0]}, "
+        f"msgspec {msgspec.__version__}, orjson {orjson.__version__} (the audit's decoders)"
+    )
 
 
 if __name__ == "__main__":

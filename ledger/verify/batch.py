@@ -1,12 +1,15 @@
-"""The entry check of a whole batch at once: the fast path of ``check_entries``.
+"""The entry check of a whole batch at once, over dicts: the second path of ``check_entries``.
 
 Owns ``check_batch``: for a batch of consecutive entries (about a hundred), every check
 ``ledger.verify.entry.check_entries`` makes of each entry, done as operations over the
 whole batch (one ``orjson`` call per line and one for the batch, then comparisons of
-columns) instead of one entry at a time. It answers only "every entry passes"; when
+columns) instead of one entry at a time. ``check_entries`` tries it on the batches that
+``ledger.verify.typed.check_typed`` leaves (keys from U+E000, lines longer than a string
+may be, values nested deeper than its types). It answers only "every entry passes"; when
 anything may be wrong it answers None and changes nothing, and the caller checks the batch
 entry by entry, which names the first failure and why. So it never accepts an entry the
 per-entry check refuses, and a log that passes gets the same result by either path.
+Also owns ``link_items``, the item links of a batch, which both whole-batch paths share.
 
 Why the whole-batch form is exact:
 
@@ -43,7 +46,7 @@ import orjson
 from hashing import LEAF_PREFIX
 from ledger.limits import ENTRY, ENTRY_BYTES, fits
 
-__all__ = ["Batch", "check_batch"]
+__all__ = ["HIGH_LEADS", "SHORT", "Batch", "check_batch", "link_items"]
 
 Batch = tuple[list[bytes], tuple[str, ...], str | None]
 """What passed: the leaf hashes, the same in hex, and the first entry's ``prev``."""
@@ -56,11 +59,12 @@ _JSON = _SCALARS | {dict, list}
 _INT, _STR = {int}, {str}
 _STR_OR_NONE = frozenset((str, _NONE))
 # UTF-8 lead bytes of U+E000 and above: keys holding such characters sort differently
-# in RFC 8785 (by UTF-16 code units) than in orjson (by code points).
-_HIGH_LEADS = tuple(bytes([b]) for b in range(0xEE, 0xF5))
+# in RFC 8785 (by UTF-16 code units) than in orjson and msgspec (by code points).
+HIGH_LEADS = tuple(bytes([b]) for b in range(0xEE, 0xF5))
 _ORDER_SAFE_LIMIT = "\ue000"
 _DEPTH, _KEYS, _ITEMS = ENTRY.depth, ENTRY.keys, ENTRY.items
-_SHORT = min(ENTRY.string_bytes, ENTRY.key_bytes)
+# A line no longer than this holds no string or key beyond ``ENTRY``'s bounds.
+SHORT = min(ENTRY.string_bytes, ENTRY.key_bytes)
 
 _sha256 = hashlib.sha256
 _digest = type(_sha256()).digest
@@ -127,7 +131,7 @@ def check_batch(
     if not count:
         return [], (), None
     joined = b",".join(lines)
-    high = not joined.isascii() and any(map(joined.__contains__, _HIGH_LEADS))
+    high = not joined.isascii() and any(map(joined.__contains__, HIGH_LEADS))
     digests = list(map(_digest, map(_sha256, map(LEAF_PREFIX.__add__, lines))))
     hexes = tuple(map(bytes.hex, digests))
     if claimed is not None and tuple(claimed) != hexes:
@@ -164,19 +168,19 @@ def check_batch(
     # The limits every entry fits (``ledger.limits.ENTRY``): a line no longer than a string
     # may be holds no string or key too long; the walk below checks the rest.
     longest = max(map(len, lines))
-    if longest > ENTRY_BYTES or (longest > _SHORT and not fits(parsed, ENTRY)):
+    if longest > ENTRY_BYTES or (longest > SHORT and not fits(parsed, ENTRY)):
         return None
     try:  # the walk takes only dicts: data and a sig that is not null must be objects
         if not _plain_within([*data, *signed], high):
             return None
     except TypeError:
         return None
-    if not _link_items(item, item_prev, seq, hexes, items, first_links, _NONE in item_kinds):
+    if not link_items(item, item_prev, seq, hexes, items, first_links, _NONE in item_kinds):
         return None
     return digests, hexes, prevs[0] if prev is None else None
 
 
-def _link_items(
+def link_items(
     item: tuple[str | None, ...],
     item_prev: tuple[str | None, ...],
     seq: tuple[int, ...],

@@ -7,9 +7,10 @@ history): the bytes are the RFC 8785 form of the entry format's fields with thei
 hash to the claimed leaf hash, agree with what a
 store indexed, sit at the expected ``seq`` and link to the entry before (``prev``) and to
 the item's previous entry (``item_prev``). A failure is an ``AuditFailure`` naming the
-entry's seq and why. Runs of entries go through ``ledger.verify.batch.check_batch`` first,
-the same checks over a whole batch at once; a batch it does not pass is checked here, one
-entry at a time, which finds the first failure and says why.
+entry's seq and why. Runs of entries go first through the same checks over a whole batch at
+once: ``ledger.verify.typed.check_typed`` (the lines decoded into typed structs), then, for a
+batch it does not pass, ``ledger.verify.batch.check_batch`` (into dicts); a batch neither
+passes is checked here, one entry at a time, which finds the first failure and says why.
 
 Also owns ``entry_bytes``: the canonical bytes of an entry as the API returns it.
 Keeping the state (the head, each item's last hash) is the caller's.
@@ -29,6 +30,7 @@ from ledger.chain import FORMAT_VERSION, parse_entry
 from ledger.errors import AuditFailure
 from ledger.limits import Excess, entry_excess
 from ledger.verify.batch import check_batch
+from ledger.verify.typed import check_typed
 
 __all__ = [
     "Columns",
@@ -187,8 +189,9 @@ def check_entries(
     Returns:
         The run's result; ``failure`` names the first entry that is wrong.
     """
-    # Batches go through the whole-batch check (``ledger.verify.batch``); a batch it does
-    # not pass is checked entry by entry, which finds the first failure and its reason.
+    # Batches go through the whole-batch checks (``ledger.verify.typed``, then
+    # ``ledger.verify.batch``); a batch neither passes is checked entry by entry, which
+    # finds the first failure and its reason.
     leaves: list[bytes] = []
     head, first_prev = prev, None
     done, total = 0, len(lines)
@@ -196,10 +199,13 @@ def check_entries(
         end = min(done + _BATCH, total)
         known = None if claimed is None else claimed[done:end]
         indexed = None if columns is None else columns[done:end]
-        batch = check_batch(lines[done:end], start + done, head, items, first_links, known, indexed)
+        part = lines[done:end]
+        batch = check_typed(part, start + done, head, items, first_links, known, indexed)
+        if batch is None:
+            batch = check_batch(part, start + done, head, items, first_links, known, indexed)
         if batch is None:
             count, head, found, reason = _check_each(
-                lines[done:end], start + done, head, items, first_links, known, indexed, leaves
+                part, start + done, head, items, first_links, known, indexed, leaves
             )
             if done == 0 and prev is None:
                 first_prev = found

@@ -1,8 +1,9 @@
-"""The whole-batch entry check agrees with the entry-by-entry one, entry for entry.
+"""The whole-batch entry checks agree with the entry-by-entry one, entry for entry.
 
-``check_batch`` may only ever say "every entry passes" when the per-entry check would pass
-every entry, with the same hashes and the same item links; and ``check_entries``, which
-tries batches first, must name the same first failure and reason as the per-entry check.
+``check_typed`` and ``check_batch`` may only ever say "every entry passes" when the
+per-entry check would pass every entry, with the same hashes and the same item links; and
+``check_entries``, which tries batches first, must name the same first failure and reason
+as the per-entry check.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from hypothesis import strategies as st
 from hashing import MAX_SAFE_INTEGER, canonical_json, leaf_hash
 from ledger.chain import ZERO_HASH, build_entry, parse_entry
 from ledger.limits import ENTRY
-from ledger.verify.batch import check_batch
+from ledger.verify.batch import SHORT, check_batch
 from ledger.verify.entry import Columns, FirstLinks, _check_each, check_entries
+from ledger.verify.typed import TYPED_DEPTH, check_typed
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 
@@ -93,7 +95,7 @@ def relink(lines: list[bytes], changed: int) -> None:
             heads[item] = leaf_hash(lines[seq]).hex()
 
 
-def agree(
+def verdicts(
     lines: list[bytes],
     start: int = 0,
     prev: str | None = ZERO_HASH,
@@ -101,8 +103,9 @@ def agree(
     first_links: bool = False,
     claimed: list[str] | None = None,
     columns: list[Columns] | None = None,
-) -> bool:
-    """Run both checks from the same state; return whether the batch check passed them."""
+) -> tuple[bool, bool]:
+    """Run the per-entry check and both whole-batch checks from the same state; return
+    whether ``check_batch`` and ``check_typed`` passed the batch."""
     state = dict(items or {})
     ref_items = dict(state)
     ref_links: FirstLinks | None = {} if first_links else None
@@ -110,23 +113,26 @@ def agree(
     count, head, first_prev, reason = _check_each(
         lines, start, prev, ref_items, ref_links, claimed, columns, leaves
     )
-    fast_items = dict(state)
-    fast_links: FirstLinks | None = {} if first_links else None
-    fast = check_batch(lines, start, prev, fast_items, fast_links, claimed, columns)
-    if fast is None:
-        # Nothing changed: the caller checks these entries one by one from the same state.
-        assert fast_items == state
-        assert fast_links in (None, {})
-    else:
-        digests, hexes, fast_first_prev = fast
-        assert reason is None, reason
-        assert count == len(lines)
-        assert digests == leaves
-        assert hexes == tuple(leaf.hex() for leaf in leaves)
-        assert (hexes[-1] if hexes else prev) == head
-        assert fast_first_prev == first_prev
-        assert fast_items == ref_items
-        assert fast_links == ref_links
+    passed = []
+    for check in (check_batch, check_typed):
+        fast_items = dict(state)
+        fast_links: FirstLinks | None = {} if first_links else None
+        fast = check(lines, start, prev, fast_items, fast_links, claimed, columns)
+        if fast is None:
+            # Nothing changed: the caller checks these entries one by one from the same state.
+            assert fast_items == state
+            assert fast_links in (None, {})
+        else:
+            digests, hexes, fast_first_prev = fast
+            assert reason is None, reason
+            assert count == len(lines)
+            assert digests == leaves
+            assert hexes == tuple(leaf.hex() for leaf in leaves)
+            assert (hexes[-1] if hexes else prev) == head
+            assert fast_first_prev == first_prev
+            assert fast_items == ref_items
+            assert fast_links == ref_links
+        passed.append(fast is not None)
     # The check every verifier runs: batches first, entries one by one where one fails.
     run_items: dict[str, str] = dict(state)
     run_links: FirstLinks | None = {} if first_links else None
@@ -142,7 +148,21 @@ def agree(
     )
     assert run_items == ref_items
     assert run_links == ref_links
-    return fast is not None
+    return passed[0], passed[1]
+
+
+def agree(lines: list[bytes], *args: Any, **kwargs: Any) -> bool:
+    """``verdicts``, for ``check_batch`` alone."""
+    return verdicts(lines, *args, **kwargs)[0]
+
+
+def _depth(value: Any) -> int:
+    """Containers nested in ``value``, itself included."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
 
 
 def _keys(value: Any) -> list[str]:
@@ -160,11 +180,18 @@ def _keys(value: Any) -> list[str]:
 @given(st.lists(_DATA, min_size=1, max_size=8), st.lists(_SIG, max_size=8))
 def test_valid_entries_pass_both_checks_alike(datas: list[dict[str, Any]], sigs: list[Any]) -> None:
     lines = make_lines(datas, sigs)
-    passed = agree(lines)
+    passed, typed = verdicts(lines)
     # Every entry is valid; the batch check passes them all unless a key holds a character
     # at or above U+E000 (orjson and RFC 8785 sort such keys differently).
     keys = [k for value in [*datas, *sigs] for k in _keys(value)]
     assert passed or any(k and max(k) >= "\ue000" for k in keys)
+    # The typed check passes them all but for what it leaves to the batch check: any
+    # character from U+E000, a line longer than a string may be, deeper nesting.
+    assert typed or (
+        max(map(len, lines)) > SHORT
+        or any(max(line.decode()) >= "\ue000" for line in lines)
+        or max(_depth(value) for value in [*datas, *sigs]) > TYPED_DEPTH - 1
+    )
     for line in lines:
         parse_entry(line)
 
@@ -285,9 +312,10 @@ def test_each_change_in_a_long_log(mutation: str, index: int) -> None:
         assert agree(lines[:index])  # untouched: the batch check passes them
     lines[index] = MUTATIONS[mutation](lines[index])
     relink(lines, index)
-    # Nothing here needs the per-entry check's slower paths: if every entry is right, the
-    # batch check passes them too.
-    assert agree(lines) == (check_entries(lines, 0, ZERO_HASH, {}).failure is None)
+    # Nothing here needs the per-entry check's slower paths: if every entry is right, both
+    # whole-batch checks pass them too.
+    valid = check_entries(lines, 0, ZERO_HASH, {}).failure is None
+    assert verdicts(lines) == (valid, valid)
     agree(lines, prev=None, first_links=True)
     agree(lines[index:], start=index, prev=None, first_links=True)
     agree(lines[1:], start=1, prev=leaf_hash(lines[0]).hex(), items={"itm_0": "0" * 64})
@@ -345,7 +373,8 @@ def test_claimed_hashes_and_indexed_columns(claim: str) -> None:
         columns[6] = tuple(row)
     elif claim == "list":
         columns[6] = list(columns[6])
-    assert agree(lines, claimed=claimed, columns=columns) == (claim == "right")
+    right = claim == "right"
+    assert verdicts(lines, claimed=claimed, columns=columns) == (right, right)
 
 
 # --- the limits of ENTRY, walked with the kinds of value ---------------------------------
@@ -385,11 +414,13 @@ def test_each_limit_at_its_bound_and_one_beyond(limit: str) -> None:
     datas[200] = at
     lines = make_lines(datas)
     assert max(map(len, lines)) <= ENTRY.string_bytes  # no string can be too long
-    assert agree(lines)  # at the bound: the batch check passes the entry
+    # At the bound: the batch check passes the entry, and so does the typed check but for
+    # nesting deeper than its types go.
+    assert verdicts(lines) == (True, limit != "depth")
     assert check_entries(lines, 0, ZERO_HASH, {}).failure is None
     datas[200] = beyond
     lines = make_lines(datas)
-    assert not agree(lines)
+    assert verdicts(lines) == (False, False)
     run = check_entries(lines, 0, ZERO_HASH, {})
     assert run.failure is not None
     assert run.failure.seq == 200
@@ -406,8 +437,9 @@ def test_lines_longer_than_a_string_may_be(length: int) -> None:
     datas[160] = {"text": "é" * (length // 2) + "x" * (length % 2)}  # 2 UTF-8 bytes each
     lines = make_lines(datas)
     within = length <= ENTRY.string_bytes
-    assert agree(lines[:160])  # a batch with a 6 KB line whose strings are short passes
-    assert agree(lines) == within
+    # A batch with a 6 KB line whose strings are short passes (the typed check leaves it).
+    assert verdicts(lines[:160]) == (True, False)
+    assert verdicts(lines) == (within, False)
     run = check_entries(lines, 0, ZERO_HASH, {})
     if within:
         assert run.failure is None
@@ -438,7 +470,8 @@ def test_canonical_values_pass_the_batch_check(kind: str) -> None:
     datas: list[dict[str, Any]] = [{"n": n} for n in range(200)]
     datas[130] = {"value": VALID_VALUES[kind], "n": 130}
     lines = make_lines(datas)
-    assert agree(lines)
+    # The typed check leaves a batch with characters from U+E000 to the batch check.
+    assert verdicts(lines) == (True, kind != "astral text")
     assert check_entries(lines, 0, ZERO_HASH, {}).failure is None
 
 
@@ -476,7 +509,7 @@ def test_other_forms_of_a_value_are_refused_at_their_seq(form: str) -> None:
     assert canonical in lines[130]
     lines[130] = lines[130].replace(canonical, other)
     relink(lines, 130)
-    assert not agree(lines)
+    assert verdicts(lines) == (False, False)
     run = check_entries(lines, 0, ZERO_HASH, {})
     assert run.failure is not None
     assert (run.count, run.failure.seq) == (130, 130)
