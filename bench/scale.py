@@ -17,7 +17,14 @@ with ``wrk``:
 * proofs: inclusion and consistency proofs at random indexes and sizes, one
   connection, beside ``/healthz`` on one connection in the same run: the
   difference of the two medians is the proof's server time;
-* history: ``GET /v1/items/{id}/history`` (entries with their proofs), one connection.
+* history: ``GET /v1/items/{id}/history`` (entries with their proofs), one connection;
+* reports: ``GET /v1/reports/{name}`` of each of the six reports in turn, as a
+  regulator, one connection (the regulator's view: every row of the whole log).
+
+Before measuring at a size it waits until the report aggregates cover the log
+(``retrace_report_aggregates_entries`` against ``retrace_log_entries`` on
+``/metrics``): the report refresher folds the fill in a process of its own, and
+its catch-up is timed apart (``catch-up``) rather than measured into the requests.
 
 The figures are printed as a table, saved as JSON (``--out``, default
 ``bench/scale.json``) and drawn as a PNG chart beside it. A request whose cost
@@ -44,6 +51,26 @@ BENCH = Path(__file__).resolve().parent
 REGISTER_LUA = BENCH / "register.lua"
 SCAN_LUA = BENCH / "scan.lua"
 PATHS_LUA = BENCH / "paths.lua"
+REPORTS = ("inventory", "recovery", "deadlines", "second-life", "flows", "anomalies")
+CATCH_UP_TIMEOUT_S = 1800.0
+
+
+def _gauge(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise RuntimeError(f"{name} is not on /metrics")
+
+
+def wait_for_reports(api: httpx.Client) -> float:
+    """Seconds until the report aggregates cover the whole log."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < CATCH_UP_TIMEOUT_S:
+        text = api.get("/metrics").text
+        if _gauge(text, "retrace_report_aggregates_entries") >= _gauge(text, "retrace_log_entries"):
+            return time.perf_counter() - started
+        time.sleep(0.5)
+    raise RuntimeError("the report aggregates did not catch up with the log")
 
 
 def fill_body(start: int, lines: int) -> bytes:
@@ -116,6 +143,17 @@ def measure(
     history = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
     figures["history_p50_ms"] = history["p50"]
 
+    env = {
+        "BENCH_API_KEY": keys["regulator"],
+        "BENCH_PATHS_FILE": str(
+            write_lines(work / "reports.txt", [f"/v1/reports/{name}" for name in REPORTS])
+        ),
+    }
+    reports = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+    figures["reports_p50_ms"] = reports["p50"]
+    figures["reports_p99_ms"] = reports["p99"]
+    figures["reports_failed"] = reports["script"]["other"]
+
     env = {"BENCH_API_KEY": keys["oem"], "BENCH_PREFIX": f"s{size}"}
     appends = run_wrk(url, seconds, 2, 8, REGISTER_LUA, env)
     figures["append_rps"] = appends["script"]["created"] / (appends["script"]["duration_us"] / 1e6)
@@ -147,6 +185,7 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
         ("inclusion_server_ms", "inclusion proof, server"),
         ("consistency_server_ms", "consistency proof, server"),
         ("history_p50_ms", "item history p50"),
+        ("reports_p50_ms", "regulator report p50"),
     ):
         times.plot(sizes, [r.get(key) for r in results], marker="o", label=label)
     for axis, title, unit in ((rates, "throughput", "per second"), (times, "latency", "ms")):
@@ -175,6 +214,9 @@ def table(results: list[dict[str, Any]]) -> None:
         ("inclusion", "inclusion_server_ms", "{:.2f} ms"),
         ("consistency", "consistency_server_ms", "{:.2f} ms"),
         ("history p50", "history_p50_ms", "{:.2f} ms"),
+        ("report p50", "reports_p50_ms", "{:.2f} ms"),
+        ("report p99", "reports_p99_ms", "{:.2f} ms"),
+        ("catch-up", "reports_catch_up_s", "{:.0f} s"),
     )
     cells = [[fmt.format(r[key]) if key in r else "-" for _, key, fmt in columns] for r in results]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _, _) in enumerate(columns)]
@@ -251,8 +293,11 @@ def main() -> None:
                             recent = [*recent[-4:], (lines, took)]
                             rate = lines / took
                             progress.update(task, completed=size, rate=f"{rate:,.0f} entries/s")
+                        progress.console.print(f"waiting for the reports at {size:,} entries")
+                        catch_up = wait_for_reports(api)
                         progress.console.print(f"measuring at {size:,} entries")
                         figures = measure(server, keys, size, filled, work, args.seconds)
+                        figures["reports_catch_up_s"] = catch_up
                         if recent:  # none when the last measurement's appends passed it
                             figures["bulk_eps"] = sum(n for n, _ in recent) / sum(
                                 t for _, t in recent
