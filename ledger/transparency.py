@@ -262,14 +262,18 @@ class Transparency:
         Raises:
             ValidationError: not 0 <= index < size <= the log's size.
         """
-        if not 0 <= index < size:
-            raise ValidationError(
-                f"index {index} is not inside a tree of size {size}", pointer="/index"
-            )
-        ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
-        get = self._nodes(size, ids, "/size", f"size {size}")
-        proof = inclusion_proof(index, size, get)
-        return InclusionProof(index, size, get(0, index).hex(), [p.hex() for p in proof])
+        proof = self._inclusion(index, size, read=True)
+        assert proof is not None  # noqa: S101 - reading, it always answers
+        return proof
+
+    def cached_inclusion(self, index: int, size: int) -> InclusionProof | None:
+        """``inclusion`` from this process's cache alone, with no I/O; None when the
+        proof needs a node or the log's size that the cache does not hold.
+
+        Raises:
+            ValidationError: not 0 <= index < size.
+        """
+        return self._inclusion(index, size, read=False)
 
     def consistency(self, first: int, second: int) -> ConsistencyProof:
         """Consistency proof between the trees of ``first`` and ``second`` leaves.
@@ -278,24 +282,51 @@ class Transparency:
             ValidationError: not 0 < first <= second <= the log's size (a proof
                 from the empty tree is meaningless, RFC 9162 §2.1.4).
         """
+        proof = self._consistency(first, second, read=True)
+        assert proof is not None  # noqa: S101 - reading, it always answers
+        return proof
+
+    def cached_consistency(self, first: int, second: int) -> ConsistencyProof | None:
+        """``consistency`` from this process's cache alone, with no I/O, or None.
+
+        Raises:
+            ValidationError: not 0 < first <= second.
+        """
+        return self._consistency(first, second, read=False)
+
+    def _inclusion(self, index: int, size: int, *, read: bool) -> InclusionProof | None:
+        if not 0 <= index < size:
+            raise ValidationError(
+                f"index {index} is not inside a tree of size {size}", pointer="/index"
+            )
+        ids = [*nodes_needed_for_inclusion(index, size), (0, index)]
+        get = self._nodes(size, ids, "/size", f"size {size}", read=read)
+        if get is None:
+            return None
+        proof = inclusion_proof(index, size, get)
+        return InclusionProof(index, size, get(0, index).hex(), [p.hex() for p in proof])
+
+    def _consistency(self, first: int, second: int, *, read: bool) -> ConsistencyProof | None:
         if not 0 < first <= second:
             raise ValidationError(
                 f"need 0 < from <= to (got from={first}, to={second}); a proof from "
                 "the empty tree is meaningless",
                 pointer="/from",
             )
+        needed = [] if first == second else nodes_needed_for_consistency(first, second)
+        get = self._nodes(second, needed, "/to", f"to={second}", read=read)
+        if get is None:
+            return None
         if first == second:
-            self._nodes(second, [], "/to", f"to={second}")
             return ConsistencyProof(first, second, [])
-        needed = nodes_needed_for_consistency(first, second)
-        get = self._nodes(second, needed, "/to", f"to={second}")
         proof = consistency_proof(first, second, get)
         return ConsistencyProof(first, second, [p.hex() for p in proof])
 
     def _nodes(
-        self, size: int, ids: Sequence[NodeId], pointer: str, what: str
-    ) -> Callable[[int, int], bytes]:
-        """The nodes ``ids`` of the tree of ``size`` leaves, from the cache where it can.
+        self, size: int, ids: Sequence[NodeId], pointer: str, what: str, *, read: bool
+    ) -> Callable[[int, int], bytes] | None:
+        """The nodes ``ids`` of the tree of ``size`` leaves, from the cache where it can;
+        None, unless ``read``, when the cache alone cannot give them.
 
         Nodes inside a complete tile come from the tile (one row for up to 511
         nodes); the few right of the last complete tile of their level, one by one.
@@ -308,6 +339,8 @@ class Transparency:
             plan = _Plan(cache, ids)
             if plan.ready():
                 return _from(plan.found)
+        if not read:
+            return None
         with self.store.lookup() as r:
             if not cache.covers(size):
                 cache.saw(r.size())

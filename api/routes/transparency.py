@@ -102,10 +102,11 @@ async def get_inclusion(
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
 ) -> Response:
-    # A warm proof reads nothing (``ledger.transparency.TreeCache``); a cold one reads
-    # a few tiles: on a thread of ``api.handoff``, not FastAPI's threadpool.
+    # A warm proof reads nothing (``ledger.transparency.TreeCache``): answered here,
+    # on the event loop; a cold one reads a few tiles, on a thread of ``api.handoff``.
     with in_query():
-        proof = await handoff.run(tlog.inclusion, index, size)
+        found = tlog.cached_inclusion(index, size)
+        proof = found if found is not None else await handoff.run(tlog.inclusion, index, size)
     return Answer(
         {
             "index": proof.index,
@@ -129,7 +130,8 @@ async def get_consistency(
     to: Annotated[int, Query(ge=0, le=2**53)],
 ) -> Response:
     with in_query():
-        proof = await handoff.run(tlog.consistency, first, to)
+        known = tlog.cached_consistency(first, to)
+        proof = known if known is not None else await handoff.run(tlog.consistency, first, to)
     return Answer({"from": proof.first, "to": proof.second, "proof": proof.proof})
 
 

@@ -322,3 +322,33 @@ def test_proofs_from_a_small_node_cache_match_fresh_ones_and_follow_the_log(
     verify_inclusion(
         310, 320, leaves[310], [bytes.fromhex(p) for p in proof.proof], root_from_leaves(leaves)
     )
+
+
+def test_a_proof_from_the_cache_alone_is_the_read_one_or_none(store: SqlStore) -> None:
+    ledger = Ledger(store, clock=clock)
+    fill(ledger, make_oem(ledger), 300)
+    key = generate_private_key()
+    warm = Transparency(store, key, "test.example/log", clock)
+    # A process that has not read the log's size answers nothing from its cache.
+    assert warm.cached_inclusion(5, 300) is None
+    assert warm.cached_consistency(100, 300) is None
+    for n, index in itertools.product((1, 2, 7, 64, 255, 300), (0, 5, 63, 299)):
+        if index >= n:
+            continue
+        fresh = Transparency(store, key, "test.example/log", clock)
+        read = fresh.inclusion(index, n)
+        assert warm.inclusion(index, n) == read
+        assert warm.cached_inclusion(index, n) == read
+        first = max(1, n // 3)
+        assert warm.consistency(first, n) == fresh.consistency(first, n)
+        assert warm.cached_consistency(first, n) == fresh.consistency(first, n)
+        assert warm.cached_consistency(n, n) == fresh.consistency(n, n)
+    # Beyond what the cache knows of the log: None, and the read refuses it.
+    assert warm.cached_inclusion(0, 320) is None
+    with pytest.raises(ValidationError, match="beyond the log's 300 entries"):
+        warm.inclusion(0, 320)
+    # Bad arguments are refused without any read.
+    with pytest.raises(ValidationError, match="not inside a tree"):
+        warm.cached_inclusion(300, 300)
+    with pytest.raises(ValidationError, match="meaningless"):
+        warm.cached_consistency(0, 300)
