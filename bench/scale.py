@@ -94,6 +94,11 @@ def measure(
     url = server.url
     figures: dict[str, Any] = {"size": size}
 
+    def one_connection(name: str, paths: list[str], key: str = "") -> dict[str, Any]:
+        """``paths`` in turn at one connection, signed by ``key`` (none: public)."""
+        env = {"BENCH_API_KEY": key, "BENCH_PATHS_FILE": str(write_lines(work / name, paths))}
+        return run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+
     health = run_wrk(f"{url}/healthz", seconds, 1, 1)
     figures["healthz_c1_p50_ms"] = health["p50"]
 
@@ -101,8 +106,7 @@ def measure(
     for _ in range(2000):
         tree = rng.randrange(2, size + 1)
         proofs.append(f"/v1/log/proof/inclusion?index={rng.randrange(tree)}&size={tree}")
-    env = {"BENCH_PATHS_FILE": str(write_lines(work / "inclusion.txt", proofs))}
-    inclusion = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+    inclusion = one_connection("inclusion.txt", proofs)
     figures["inclusion_p50_ms"] = inclusion["p50"]
     figures["inclusion_server_ms"] = inclusion["p50"] - health["p50"]
 
@@ -110,8 +114,7 @@ def measure(
     for _ in range(2000):
         second = rng.randrange(2, size + 1)
         proofs.append(f"/v1/log/proof/consistency?from={rng.randrange(1, second)}&to={second}")
-    env = {"BENCH_PATHS_FILE": str(write_lines(work / "consistency.txt", proofs))}
-    consistency = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+    consistency = one_connection("consistency.txt", proofs)
     figures["consistency_p50_ms"] = consistency["p50"]
     figures["consistency_server_ms"] = consistency["p50"] - health["p50"]
 
@@ -134,22 +137,12 @@ def measure(
             ]["id"]
             for code in codes[:50]
         ]
-    env = {
-        "BENCH_API_KEY": keys["oem"],
-        "BENCH_PATHS_FILE": str(
-            write_lines(work / "history.txt", [f"/v1/items/{i}/history" for i in ids])
-        ),
-    }
-    history = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+    history = one_connection("history.txt", [f"/v1/items/{i}/history" for i in ids], keys["oem"])
     figures["history_p50_ms"] = history["p50"]
 
-    env = {
-        "BENCH_API_KEY": keys["regulator"],
-        "BENCH_PATHS_FILE": str(
-            write_lines(work / "reports.txt", [f"/v1/reports/{name}" for name in REPORTS])
-        ),
-    }
-    reports = run_wrk(url, seconds, 1, 1, PATHS_LUA, env)
+    reports = one_connection(
+        "reports.txt", [f"/v1/reports/{name}" for name in REPORTS], keys["regulator"]
+    )
     figures["reports_p50_ms"] = reports["p50"]
     figures["reports_p99_ms"] = reports["p99"]
     figures["reports_failed"] = reports["script"]["other"]

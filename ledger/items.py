@@ -188,12 +188,12 @@ def prepare_registrations(lines: Sequence[Any]) -> list[Any]:
         except LedgerError as exc:
             out.append(exc)
             continue
+        bad_code = None
         try:
             codes.validate_code(reg.kind.value, reg.code)
         except LedgerError as exc:
-            out.append(ReadRegistration(reg, dump(reg), exc))
-            continue
-        out.append(ReadRegistration(reg, dump(reg)))
+            bad_code = exc
+        out.append(ReadRegistration(reg, dump(reg), bad_code))
     return out
 
 
